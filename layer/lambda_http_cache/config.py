@@ -1,0 +1,189 @@
+"""Configuration: decorator arguments, else environment variables, else defaults.
+
+Every setting is validated when the configuration is built (Lambda's init phase), and a bad
+value raises :class:`ConfigError` naming the setting, so a typo fails the deploy's first
+invocation loudly instead of silently disabling the cache.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import timedelta
+from typing import Any
+
+from requests_cache.policy.settings import DEFAULT_IGNORED_PARAMS
+
+DEFAULT_TABLE = "http_cache"
+DEFAULT_EXPIRE_AFTER = 300
+DEFAULT_NAMESPACE = "default"
+
+
+class ConfigError(ValueError):
+    """A setting has a value the library cannot use."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(f"{setting}: {message}")
+        self.setting = setting
+
+
+def _parse_bool(setting: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(setting, f"expected true or false, got {raw!r}")
+
+
+def _parse_int(setting: str, raw: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise ConfigError(setting, f"expected a whole number, got {raw!r}") from None
+
+
+def _parse_float(setting: str, raw: str) -> float:
+    try:
+        return float(raw.strip())
+    except ValueError:
+        raise ConfigError(setting, f"expected a number, got {raw!r}") from None
+
+
+def _parse_list(setting: str, raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _parse_codes(setting: str, raw: str) -> tuple[int, ...]:
+    return tuple(_parse_int(setting, part) for part in _parse_list(setting, raw))
+
+
+def _parse_methods(setting: str, raw: str) -> tuple[str, ...]:
+    return tuple(part.upper() for part in _parse_list(setting, raw))
+
+
+def _parse_match_headers(setting: str, raw: str) -> bool | tuple[str, ...]:
+    if raw.strip().lower() in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+        return _parse_bool(setting, raw)
+    return _parse_list(setting, raw)
+
+
+def _parse_stale_if_error(setting: str, raw: str) -> bool | int:
+    try:
+        return _parse_bool(setting, raw)
+    except ConfigError:
+        return _parse_int(setting, raw)
+
+
+# Setting name -> (environment variable, parser). Settings not listed here are set only in code.
+ENVIRONMENT: dict[str, tuple[str, Callable[[str, str], Any]]] = {
+    "enabled": ("HTTP_CACHE_ENABLED", _parse_bool),
+    "table_name": ("HTTP_CACHE_TABLE", lambda _s, raw: raw.strip()),
+    "namespace": ("HTTP_CACHE_NAMESPACE", lambda _s, raw: raw.strip()),
+    "expire_after": ("HTTP_CACHE_EXPIRE_AFTER", _parse_int),
+    "cache_control": ("HTTP_CACHE_CACHE_CONTROL", _parse_bool),
+    "allowable_methods": ("HTTP_CACHE_ALLOWABLE_METHODS", _parse_methods),
+    "allowable_codes": ("HTTP_CACHE_ALLOWABLE_CODES", _parse_codes),
+    "stale_if_error": ("HTTP_CACHE_STALE_IF_ERROR", _parse_stale_if_error),
+    "match_headers": ("HTTP_CACHE_MATCH_HEADERS", _parse_match_headers),
+    "ignored_parameters": ("HTTP_CACHE_IGNORED_PARAMETERS", _parse_list),
+    "ttl": ("HTTP_CACHE_TTL", _parse_bool),
+    "create_table": ("HTTP_CACHE_CREATE_TABLE", _parse_bool),
+    "connect_timeout": ("HTTP_CACHE_CONNECT_TIMEOUT", _parse_float),
+    "read_timeout": ("HTTP_CACHE_READ_TIMEOUT", _parse_float),
+    "max_attempts": ("HTTP_CACHE_MAX_ATTEMPTS", _parse_int),
+}
+
+
+def _default_namespace() -> str:
+    # Functions sharing a table do not see each other's entries unless they opt in by
+    # setting the same HTTP_CACHE_NAMESPACE.
+    return os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or DEFAULT_NAMESPACE
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    """Everything that shapes the container's cached session.
+
+    The requests-cache settings keep their requests-cache names and meanings; the rest
+    configure the DynamoDB store.
+    """
+
+    enabled: bool = True
+    table_name: str = DEFAULT_TABLE
+    namespace: str = field(default_factory=_default_namespace)
+    # requests-cache settings
+    # Seconds (or a timedelta); -1 never expires, 0 does not cache. Cache-Control wins when on.
+    expire_after: int | float | timedelta | None = DEFAULT_EXPIRE_AFTER
+    urls_expire_after: dict[str, Any] | None = None
+    cache_control: bool = True
+    allowable_methods: tuple[str, ...] = ("GET", "HEAD")
+    allowable_codes: tuple[int, ...] = (200,)
+    stale_if_error: bool | int = False
+    match_headers: bool | tuple[str, ...] = False
+    ignored_parameters: tuple[str, ...] = tuple(DEFAULT_IGNORED_PARAMS)
+    # DynamoDB store settings
+    ttl: bool = True
+    create_table: bool = False
+    connect_timeout: float = 1.0
+    read_timeout: float = 1.0
+    max_attempts: int = 2
+
+    def __post_init__(self) -> None:
+        if not self.table_name:
+            raise ConfigError("table_name (HTTP_CACHE_TABLE)", "must not be empty")
+        if not self.namespace or ":" in self.namespace:
+            raise ConfigError(
+                "namespace (HTTP_CACHE_NAMESPACE)", "must be non-empty and contain no ':'"
+            )
+        if self.expire_after is not None and not isinstance(
+            self.expire_after, int | float | timedelta
+        ):
+            raise ConfigError("expire_after (HTTP_CACHE_EXPIRE_AFTER)", "expected seconds")
+        for name in ("connect_timeout", "read_timeout"):
+            if getattr(self, name) <= 0:
+                env = ENVIRONMENT[name][0]
+                raise ConfigError(f"{name} ({env})", "must be greater than 0")
+        if self.max_attempts < 1:
+            raise ConfigError("max_attempts (HTTP_CACHE_MAX_ATTEMPTS)", "must be at least 1")
+        if not self.allowable_methods:
+            raise ConfigError("allowable_methods (HTTP_CACHE_ALLOWABLE_METHODS)", "is empty")
+        if not self.allowable_codes:
+            raise ConfigError("allowable_codes (HTTP_CACHE_ALLOWABLE_CODES)", "is empty")
+
+    @classmethod
+    def from_environment(
+        cls, environ: Mapping[str, str] | None = None, **overrides: Any
+    ) -> CacheConfig:
+        """Build a configuration: ``overrides`` first, then ``environ``, then defaults."""
+        environ = os.environ if environ is None else environ
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ConfigError(unknown[0], f"unknown setting; known settings: {sorted(known)}")
+        values: dict[str, Any] = {}
+        for name, (variable, parse) in ENVIRONMENT.items():
+            raw = environ.get(variable)
+            if raw is not None and raw.strip() != "":
+                values[name] = parse(variable, raw)
+        if "namespace" not in values and environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+            values["namespace"] = environ["AWS_LAMBDA_FUNCTION_NAME"]
+        values.update({k: _normalise(k, v) for k, v in overrides.items()})
+        return cls(**values)
+
+    def with_overrides(self, **overrides: Any) -> CacheConfig:
+        return replace(self, **{k: _normalise(k, v) for k, v in overrides.items()})
+
+
+def _normalise(name: str, value: Any) -> Any:
+    """Accept the iterables requests-cache accepts while keeping the config hashable."""
+    if name in ("allowable_methods", "ignored_parameters") and not isinstance(value, str):
+        return tuple(value) if isinstance(value, Iterable) else value
+    if name == "allowable_methods" and isinstance(value, str):
+        return (value,)
+    if name == "allowable_codes" and isinstance(value, Iterable):
+        return tuple(value)
+    if name == "match_headers" and not isinstance(value, bool) and isinstance(value, Iterable):
+        return tuple(value)
+    return value

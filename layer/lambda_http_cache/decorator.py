@@ -1,0 +1,86 @@
+"""``@cached_http``: one cached session per container, built at import, handed to the handler.
+
+Lambda imports the handler module once per container (the init phase), which is when the
+decorator runs: the session, its DynamoDB client and its connection pool are built there and
+reused by every invocation the container serves.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
+
+from requests_cache.session import CachedSession
+
+from .config import CacheConfig
+from .session import build_session
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+_lock = threading.Lock()
+_container_session: CachedSession | None = None
+
+
+def _register(session: CachedSession) -> None:
+    global _container_session
+    with _lock:
+        if _container_session is None:
+            _container_session = session
+
+
+def get_session() -> CachedSession:
+    """The container's cached session: the one the first ``@cached_http`` built, or, if no
+    handler was decorated, one built now from the environment."""
+    global _container_session
+    with _lock:
+        if _container_session is None:
+            _container_session = build_session(CacheConfig.from_environment())
+        return _container_session
+
+
+def _wants_session(handler: Callable[..., Any]) -> bool:
+    parameters = inspect.signature(handler).parameters
+    return "session" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    )
+
+
+@overload
+def cached_http(handler: Handler, /) -> Handler: ...
+
+
+@overload
+def cached_http(handler: None = None, /, **settings: Any) -> Callable[[Handler], Handler]: ...
+
+
+def cached_http(
+    handler: Handler | None = None, /, **settings: Any
+) -> Handler | Callable[[Handler], Handler]:
+    """Give a Lambda handler the container's warm cached session.
+
+    Use bare (``@cached_http``) or with settings (``@cached_http(expire_after=300)``); settings
+    override the ``HTTP_CACHE_*`` environment variables, which override the defaults. A handler
+    with a ``session`` parameter receives the session as that keyword argument on every
+    invocation; any handler can also call :func:`get_session`.
+    """
+    if handler is None:
+        return functools.partial(_decorate, settings=settings)
+    return _decorate(handler, settings)
+
+
+def _decorate(handler: Handler, settings: dict[str, Any]) -> Handler:
+    session = build_session(CacheConfig.from_environment(**settings))
+    _register(session)
+    pass_session = _wants_session(handler)
+
+    @functools.wraps(handler)
+    def invoke(event: Any, context: Any, *args: Any, **kwargs: Any) -> Any:
+        if pass_session:
+            kwargs["session"] = session
+        return handler(event, context, *args, **kwargs)
+
+    invoke.session = session  # type: ignore[attr-defined]
+    return invoke  # type: ignore[return-value]

@@ -1,0 +1,205 @@
+"""The cache table: the few DynamoDB data-plane calls the cache makes, on a low-level client.
+
+Building a :class:`CacheTable` makes no network call. The control plane (CreateTable,
+DescribeTable, UpdateTimeToLive) is touched only when ``create_table`` is on and an
+operation finds the table missing: provisioning belongs to CDK or CloudFormation.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from .item import Item
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+logger = logging.getLogger(__name__)
+
+# boto3.Session keywords that requests-cache's DynamoDbCache forwards; the rest go to the client.
+SESSION_KWARGS = frozenset(inspect.signature(boto3.Session.__init__).parameters) - {"self"}
+CLIENT_KWARGS = frozenset(
+    {"endpoint_url", "config", "verify", "use_ssl", "api_version", "region_name"}
+)
+BATCH_WRITE_LIMIT = 25
+
+
+def make_client(
+    connection: Any = None,
+    *,
+    config: Config | None = None,
+    **kwargs: Any,
+) -> DynamoDBClient:
+    """A DynamoDB client: ``connection`` itself (a client, or a boto3 resource's client), or a
+    new one from boto3 session/client keywords. The endpoint comes from boto3's own settings
+    (``AWS_ENDPOINT_URL_DYNAMODB``) unless ``endpoint_url`` is given."""
+    if connection is not None:
+        meta_client = getattr(getattr(connection, "meta", None), "client", None)
+        return meta_client if meta_client is not None else connection  # type: ignore[no-any-return]
+    session_kwargs = {k: v for k, v in kwargs.items() if k in SESSION_KWARGS}
+    client_kwargs = {k: v for k, v in kwargs.items() if k in CLIENT_KWARGS - {"region_name"}}
+    if session_kwargs:
+        return boto3.Session(**session_kwargs).client("dynamodb", config=config, **client_kwargs)
+    return boto3.client("dynamodb", config=config, **client_kwargs)
+
+
+class CacheTable:
+    """Get, put, delete and scan items of one table."""
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        *,
+        create_table: bool = False,
+        ttl: bool = True,
+        consistent_read: bool = False,
+    ) -> None:
+        self.client = client
+        self.table_name = table_name
+        self.create_table = create_table
+        self.ttl = ttl
+        self.consistent_read = consistent_read
+
+    # Data plane ---------------------------------------------------------------------------
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        answer = self._call(
+            self.client.get_item,
+            TableName=self.table_name,
+            Key={"key": {"S": key}},
+            ConsistentRead=self.consistent_read,
+        )
+        return answer.get("Item")
+
+    def put(self, item: Item, *, condition: str | None = None, **expression: Any) -> None:
+        kwargs: dict[str, Any] = {"TableName": self.table_name, "Item": item}
+        if condition:
+            kwargs["ConditionExpression"] = condition
+            kwargs.update(expression)
+        self._call(self.client.put_item, **kwargs)
+
+    def delete(self, key: str) -> bool:
+        """Delete one item; whether it existed."""
+        answer = self._call(
+            self.client.delete_item,
+            TableName=self.table_name,
+            Key={"key": {"S": key}},
+            ReturnValues="ALL_OLD",
+        )
+        return "Attributes" in answer
+
+    def scan(
+        self,
+        *,
+        prefix: str | None = None,
+        projection: Iterable[str] | None = None,
+        count_only: bool = False,
+    ) -> Iterator[dict[str, Any]]:
+        """Every page of a full scan (not only the first megabyte), optionally only keys
+        starting with ``prefix``; yields items, or one ``{"Count": n}`` per page."""
+        kwargs: dict[str, Any] = {"TableName": self.table_name}
+        names: dict[str, str] = {}
+        if prefix is not None:
+            kwargs["FilterExpression"] = "begins_with(#k, :prefix)"
+            kwargs["ExpressionAttributeValues"] = {":prefix": {"S": prefix}}
+            names["#k"] = "key"
+        if count_only:
+            kwargs["Select"] = "COUNT"
+        elif projection:
+            placeholders = []
+            for index, attribute in enumerate(projection):
+                names[f"#p{index}"] = attribute
+                placeholders.append(f"#p{index}")
+            kwargs["ProjectionExpression"] = ", ".join(placeholders)
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+        while True:
+            page = self._call(self.client.scan, **kwargs)
+            if count_only:
+                yield {"Count": page.get("Count", 0)}
+            else:
+                yield from page.get("Items", [])
+            last_key = page.get("LastEvaluatedKey")
+            if not last_key:
+                return
+            kwargs["ExclusiveStartKey"] = last_key
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        """Delete keys in batches of 25, retrying what DynamoDB leaves unprocessed."""
+        batch: list[str] = []
+        for key in keys:
+            batch.append(key)
+            if len(batch) == BATCH_WRITE_LIMIT:
+                self._delete_batch(batch)
+                batch = []
+        if batch:
+            self._delete_batch(batch)
+
+    def _delete_batch(self, keys: list[str]) -> None:
+        requests: dict[str, Any] = {
+            self.table_name: [{"DeleteRequest": {"Key": {"key": {"S": k}}}} for k in keys]
+        }
+        for attempt in range(8):
+            answer = self._call(self.client.batch_write_item, RequestItems=requests)
+            requests = dict(answer.get("UnprocessedItems") or {})
+            if not requests:
+                return
+            time.sleep(min(0.05 * 2**attempt, 2.0))
+        raise RuntimeError(f"DynamoDB left {len(requests[self.table_name])} deletes unprocessed")
+
+    # Control plane, only on demand ----------------------------------------------------------
+
+    def _call(self, operation: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
+        try:
+            return operation(**kwargs)  # type: ignore[no-any-return]
+        except ClientError as error:
+            if not self.create_table or _error_code(error) != "ResourceNotFoundException":
+                raise
+        self.ensure_exists()
+        return operation(**kwargs)  # type: ignore[no-any-return]
+
+    def ensure_exists(self) -> None:
+        """Create the table with the schema the CDK construct declares, and enable TTL."""
+        logger.info("Creating DynamoDB table %s", self.table_name)
+        try:
+            self.client.create_table(
+                TableName=self.table_name,
+                AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        except ClientError as error:
+            if _error_code(error) != "ResourceInUseException":
+                raise
+        self.client.get_waiter("table_exists").wait(
+            TableName=self.table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+        )
+        if self.ttl:
+            try:
+                self.client.update_time_to_live(
+                    TableName=self.table_name,
+                    TimeToLiveSpecification={"AttributeName": "ttl", "Enabled": True},
+                )
+            except ClientError as error:
+                # Already enabled, or a server without the TTL API: expiry is still enforced
+                # by the library on every read.
+                logger.info("TTL not enabled on %s: %s", self.table_name, error)
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def attribute(item: Mapping[str, Any], name: str) -> Any:
+    """The plain value of a string attribute, or None."""
+    value = item.get(name)
+    return value.get("S") if isinstance(value, dict) else None

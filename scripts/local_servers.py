@@ -1,0 +1,307 @@
+"""Local servers for the demo, the tests and the benchmark: nothing here touches the internet.
+
+- :class:`MotoServer`: a real DynamoDB-compatible HTTP server (moto's server mode) on loopback,
+  in its own process, spoken to by an unmodified boto3.
+- :class:`DynamoDbProxy`: an HTTP proxy in front of it that counts DynamoDB operations and can
+  inject faults (error answers, a listener that never answers).
+- :class:`OriginServer`: an HTTP origin with a configurable delay and per-path bodies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+TABLE_NAME = "http_cache"
+LOCAL_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_listening(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing answered on 127.0.0.1:{port} within {timeout} s")
+
+
+class MotoServer:
+    """moto's server mode on a free loopback port, in a child process."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> MotoServer:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_until_listening(self.port)
+        except TimeoutError:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+
+    def __enter__(self) -> MotoServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def dynamodb_client(endpoint: str) -> Any:
+    """A plain boto3 client for ``endpoint`` with local credentials."""
+    import boto3
+
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name=LOCAL_CREDENTIALS["AWS_DEFAULT_REGION"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        aws_session_token="testing",
+    )
+
+
+def create_cache_table(client: Any, table_name: str = TABLE_NAME) -> None:
+    """The table as the CDK construct declares it: partition key ``key`` (S), TTL on ``ttl``."""
+    client.create_table(
+        TableName=table_name,
+        AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 0.1})
+    client.update_time_to_live(
+        TableName=table_name,
+        TimeToLiveSpecification={"AttributeName": "ttl", "Enabled": True},
+    )
+
+
+@contextlib.contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of the block."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+# A fault decides, from the DynamoDB operation name, what the proxy does instead of forwarding:
+# None forwards; (status, error type) answers with that error; "hang" never answers.
+Fault = Callable[[str], "tuple[int, str] | str | None"]
+
+
+class DynamoDbProxy:
+    """Forwards DynamoDB's HTTP protocol to ``upstream``, counting operations by name."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream.removeprefix("http://")
+        self.calls: Counter[str] = Counter()
+        self.fault: Fault | None = None
+        self._release = threading.Event()
+        self._lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                operation = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
+                with proxy._lock:
+                    proxy.calls[operation] += 1
+                fault = proxy.fault(operation) if proxy.fault else None
+                if fault == "hang":
+                    proxy._release.wait()
+                    return
+                if isinstance(fault, tuple):
+                    status, error_type = fault
+                    payload = json.dumps(
+                        {"__type": f"com.amazonaws.dynamodb.v20120810#{error_type}", "message": "injected"}
+                    ).encode()
+                    self._answer(status, {"Content-Type": "application/x-amz-json-1.0"}, payload)
+                    return
+                connection = http.client.HTTPConnection(proxy.upstream, timeout=30)
+                try:
+                    connection.request("POST", self.path, body=body, headers=dict(self.headers))
+                    answer = connection.getresponse()
+                    payload = answer.read()
+                    headers = {k: v for k, v in answer.getheaders() if k.lower() != "transfer-encoding"}
+                    self._answer(answer.status, headers, payload)
+                except OSError:
+                    self._answer(502, {"Content-Type": "text/plain"}, b"upstream unreachable")
+                finally:
+                    connection.close()
+
+            def _answer(self, status: int, headers: Mapping[str, str], payload: bytes) -> None:
+                self.send_response(status)
+                for name, value in headers.items():
+                    if name.lower() not in ("content-length", "connection", "server", "date"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = int(self.server.server_address[1])
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> DynamoDbProxy:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+        self.fault = None
+
+    def count(self, *operations: str) -> int:
+        with self._lock:
+            if not operations:
+                return sum(self.calls.values())
+            return sum(self.calls[op] for op in operations)
+
+    def __enter__(self) -> DynamoDbProxy:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@dataclass
+class Route:
+    body: bytes
+    headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
+    status: int = 200
+
+
+class OriginServer:
+    """An HTTP origin on loopback: each path answers its registered route after ``delay``
+    seconds; unknown paths answer 404. Counts requests per path."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.routes: dict[str, Route] = {}
+        self.hits: Counter[str] = Counter()
+        origin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _serve(self, send_body: bool) -> None:
+                path = self.path
+                origin.hits[path] += 1
+                if origin.delay:
+                    time.sleep(origin.delay)
+                route = origin.routes.get(path) or origin.routes.get(path.split("?")[0])
+                if route is None:
+                    route = Route(b'{"error": "not found"}', status=404)
+                self.send_response(route.status)
+                for name, value in route.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(route.body)))
+                self.end_headers()
+                if send_body:
+                    self.wfile.write(route.body)
+
+            def do_GET(self) -> None:
+                self._serve(send_body=True)
+
+            def do_HEAD(self) -> None:
+                self._serve(send_body=False)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = int(self.server.server_address[1])
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def route(self, path: str, body: bytes | str, headers: dict[str, str] | None = None,
+              status: int = 200) -> str:
+        """Serve ``body`` at ``path``; returns the full URL."""
+        raw = body.encode() if isinstance(body, str) else body
+        self.routes[path] = Route(raw, headers if headers is not None else {"Content-Type": "application/json"}, status)
+        return self.url(path)
+
+    def start(self) -> OriginServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> OriginServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
