@@ -1,0 +1,77 @@
+"""Shared fixtures: one moto DynamoDB server process per test session, a counting proxy in
+front of it, a fresh cache table per test and a local origin."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from scripts.local_servers import (
+    LOCAL_CREDENTIALS,
+    DynamoDbProxy,
+    MotoServer,
+    OriginServer,
+    create_cache_table,
+    dynamodb_client,
+)
+
+_table_numbers = itertools.count()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def aws_environment() -> Iterator[None]:
+    """Local credentials and region; never a real account."""
+    saved = dict(os.environ)
+    os.environ.update(LOCAL_CREDENTIALS)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_LAMBDA_FUNCTION_NAME"):
+        os.environ.pop(name, None)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    with MotoServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def dynamodb_proxy(moto_server: MotoServer) -> Iterator[DynamoDbProxy]:
+    with DynamoDbProxy(moto_server.endpoint) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def proxy(dynamodb_proxy: DynamoDbProxy) -> Iterator[DynamoDbProxy]:
+    """The counting proxy, with counts and faults cleared for this test."""
+    dynamodb_proxy.reset()
+    yield dynamodb_proxy
+    dynamodb_proxy.reset()
+
+
+@pytest.fixture
+def ddb(moto_server: MotoServer) -> Any:
+    """A plain boto3 client straight to the server (not through the proxy)."""
+    return dynamodb_client(moto_server.endpoint)
+
+
+@pytest.fixture
+def table_name(ddb: Any, proxy: DynamoDbProxy, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A new cache table; the library's endpoint (AWS_ENDPOINT_URL_DYNAMODB) is the proxy."""
+    name = f"http_cache_{next(_table_numbers)}"
+    create_cache_table(ddb, name)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", proxy.endpoint)
+    monkeypatch.setenv("HTTP_CACHE_TABLE", name)
+    proxy.reset()
+    return name
+
+
+@pytest.fixture
+def origin() -> Iterator[OriginServer]:
+    with OriginServer() as server:
+        yield server
