@@ -171,7 +171,10 @@ class DynamoDbProxy:
                 if isinstance(fault, tuple):
                     status, error_type = fault
                     payload = json.dumps(
-                        {"__type": f"com.amazonaws.dynamodb.v20120810#{error_type}", "message": "injected"}
+                        {
+                            "__type": f"com.amazonaws.dynamodb.v20120810#{error_type}",
+                            "message": "injected",
+                        }
                     ).encode()
                     self._answer(status, {"Content-Type": "application/x-amz-json-1.0"}, payload)
                     return
@@ -180,7 +183,9 @@ class DynamoDbProxy:
                     connection.request("POST", self.path, body=body, headers=dict(self.headers))
                     answer = connection.getresponse()
                     payload = answer.read()
-                    headers = {k: v for k, v in answer.getheaders() if k.lower() != "transfer-encoding"}
+                    headers = {
+                        k: v for k, v in answer.getheaders() if k.lower() != "transfer-encoding"
+                    }
                     self._answer(answer.status, headers, payload)
                 except OSError:
                     self._answer(502, {"Content-Type": "text/plain"}, b"upstream unreachable")
@@ -285,11 +290,14 @@ class OriginServer:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def route(self, path: str, body: bytes | str, headers: dict[str, str] | None = None,
-              status: int = 200) -> str:
+    def route(
+        self, path: str, body: bytes | str, headers: dict[str, str] | None = None, status: int = 200
+    ) -> str:
         """Serve ``body`` at ``path``; returns the full URL."""
         raw = body.encode() if isinstance(body, str) else body
-        self.routes[path] = Route(raw, headers if headers is not None else {"Content-Type": "application/json"}, status)
+        self.routes[path] = Route(
+            raw, headers if headers is not None else {"Content-Type": "application/json"}, status
+        )
         return self.url(path)
 
     def start(self) -> OriginServer:

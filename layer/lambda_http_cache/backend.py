@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from requests import Response
 from requests_cache.backends.base import BaseCache, BaseStorage
 from requests_cache.cache_keys import redact_response
@@ -33,7 +34,7 @@ from .item import (
     item_kind,
     redirect_target,
 )
-from .table import CacheTable, attribute, make_client
+from .table import CacheTable, attribute, error_code, make_client
 
 logger = logging.getLogger(__name__)
 
@@ -139,12 +140,16 @@ class RedirectStorage(_NamespacedStorage, BaseStorage[str, str]):
         if alias == target:
             return  # requests-cache aliases the original request to itself; nothing to store
         # Never replace a response stored under the same key with an alias.
-        self.table.put(
-            encode_redirect(self.table_key(alias), self.namespace, target, expires),
-            condition="attribute_not_exists(#k) OR #kind = :redirect",
-            ExpressionAttributeNames={"#k": "key", "#kind": "kind"},
-            ExpressionAttributeValues={":redirect": {"S": KIND_REDIRECT}},
-        )
+        try:
+            self.table.put(
+                encode_redirect(self.table_key(alias), self.namespace, target, expires),
+                condition="attribute_not_exists(#k) OR #kind = :redirect",
+                ExpressionAttributeNames={"#k": "key", "#kind": "kind"},
+                ExpressionAttributeValues={":redirect": {"S": KIND_REDIRECT}},
+            )
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
 
     def __delitem__(self, alias: str) -> None:
         if not self.table.delete(self.table_key(alias)):

@@ -162,7 +162,7 @@ class CacheTable:
         try:
             return operation(**kwargs)  # type: ignore[no-any-return]
         except ClientError as error:
-            if not self.create_table or _error_code(error) != "ResourceNotFoundException":
+            if not self.create_table or error_code(error) != "ResourceNotFoundException":
                 raise
         self.ensure_exists()
         return operation(**kwargs)  # type: ignore[no-any-return]
@@ -178,7 +178,7 @@ class CacheTable:
                 BillingMode="PAY_PER_REQUEST",
             )
         except ClientError as error:
-            if _error_code(error) != "ResourceInUseException":
+            if error_code(error) != "ResourceInUseException":
                 raise
         self.client.get_waiter("table_exists").wait(
             TableName=self.table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
@@ -195,7 +195,7 @@ class CacheTable:
                 logger.info("TTL not enabled on %s: %s", self.table_name, error)
 
 
-def _error_code(error: ClientError) -> str:
+def error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 

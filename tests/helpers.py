@@ -1,0 +1,31 @@
+"""Small helpers shared by the tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lambda_http_cache import DynamoDbCache
+from requests_cache import CachedSession
+
+
+def cached_session(table_name: str, **settings: Any) -> CachedSession:
+    """A session as a user of the drop-in backend would build it; a new one is a new
+    "container" (its own backend, client and connection pool)."""
+    backend_kwargs = {
+        k: settings.pop(k) for k in ("namespace", "ttl", "create_table") if k in settings
+    }
+    backend_kwargs.setdefault("create_table", False)
+    settings.setdefault("expire_after", 300)
+    return CachedSession(backend=DynamoDbCache(table_name, **backend_kwargs), **settings)
+
+
+def scan_all(client: Any, table_name: str) -> list[dict[str, Any]]:
+    """Every item of the table, all pages."""
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"TableName": table_name}
+    while True:
+        page = client.scan(**kwargs)
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -1,0 +1,143 @@
+"""@cached_http: one warm session per container, built at import, configured from arguments,
+then HTTP_CACHE_* variables, then defaults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+from lambda_http_cache import ConfigError, cached_http, decorator, get_session
+from lambda_http_cache.backend import DynamoDbCache
+
+from scripts.local_servers import DynamoDbProxy, OriginServer
+
+
+@pytest.fixture(autouse=True)
+def fresh_container(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test is a new container: no session built yet."""
+    monkeypatch.setattr(decorator, "_container_session", None)
+
+
+def test_bare_decorator_gives_the_same_warm_session_every_invocation(
+    table_name: str, origin: OriginServer, proxy: DynamoDbProxy
+) -> None:
+    url = origin.route("/item", '{"id": 1, "price": 2.5}')
+    seen: list[Any] = []
+
+    @cached_http
+    def handler(event: dict[str, Any], context: Any, session: requests.Session) -> Any:
+        seen.append(session)
+        response = session.get(url)
+        return {"from_cache": response.from_cache, "price": response.json()["price"]}
+
+    assert proxy.count() == 0  # built at import, no network work
+    assert handler({}, None) == {"from_cache": False, "price": 2.5}
+    assert handler({}, None) == {"from_cache": True, "price": 2.5}
+    assert seen[0] is seen[1] is get_session()
+    assert isinstance(seen[0].cache, DynamoDbCache)
+    assert seen[0].cache.table.table_name == table_name
+
+
+def test_decorator_with_settings(table_name: str, origin: OriginServer) -> None:
+    url = origin.route("/p", "{}")
+
+    @cached_http(expire_after=42, allowable_codes=[200, 404], match_headers=["Accept"])
+    def handler(event: Any, context: Any, session: requests.Session) -> Any:
+        return session
+
+    session = handler({}, None)
+    assert session.settings.expire_after == 42
+    assert tuple(session.settings.allowable_codes) == (200, 404)
+    assert tuple(session.settings.match_headers) == ("Accept",)
+    assert session.get(url).expires is not None
+
+
+def test_handler_without_a_session_parameter_uses_get_session(
+    table_name: str, origin: OriginServer
+) -> None:
+    url = origin.route("/g", '{"x": 1}')
+
+    @cached_http
+    def handler(event: Any, context: Any) -> Any:
+        return get_session().get(url).from_cache
+
+    assert handler({}, None) is False
+    assert handler({}, None) is True
+    assert handler.__name__ == "handler"
+
+
+def test_environment_configures_the_session(
+    table_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_CACHE_EXPIRE_AFTER", "90")
+    monkeypatch.setenv("HTTP_CACHE_NAMESPACE", "orders")
+    monkeypatch.setenv("HTTP_CACHE_ALLOWABLE_METHODS", "get, head, post")
+
+    @cached_http(expire_after=30)
+    def handler(event: Any, context: Any, session: requests.Session) -> Any:
+        return session
+
+    session = handler({}, None)
+    assert session.settings.expire_after == 30  # argument beats environment
+    assert tuple(session.settings.allowable_methods) == ("GET", "HEAD", "POST")
+    assert session.cache.namespace == "orders"
+
+
+def test_namespace_defaults_to_the_function_name(
+    table_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "price-service")
+    assert get_session().cache.namespace == "price-service"
+
+
+def test_disabled_cache_still_serves_requests(
+    table_name: str, origin: OriginServer, proxy: DynamoDbProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_CACHE_ENABLED", "false")
+    url = origin.route("/off", "{}")
+
+    @cached_http
+    def handler(event: Any, context: Any, session: requests.Session) -> Any:
+        return [session.get(url).from_cache for _ in range(2)]
+
+    assert handler({}, None) == [False, False]
+    assert origin.hits["/off"] == 2
+    assert proxy.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("HTTP_CACHE_EXPIRE_AFTER", "five minutes"),
+        ("HTTP_CACHE_ENABLED", "maybe"),
+        ("HTTP_CACHE_ALLOWABLE_CODES", "200,OK"),
+        ("HTTP_CACHE_READ_TIMEOUT", "0"),
+        ("HTTP_CACHE_NAMESPACE", "a:b"),
+    ],
+)
+def test_bad_environment_fails_at_import_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError, match=variable):
+
+        @cached_http
+        def handler(event: Any, context: Any) -> None: ...
+
+
+def test_unknown_decorator_setting_is_named() -> None:
+    with pytest.raises(ConfigError, match="expire_afer"):
+
+        @cached_http(expire_afer=30)
+        def handler(event: Any, context: Any) -> None: ...
+
+
+def test_missing_region_is_a_named_configuration_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    with pytest.raises(ConfigError, match="AWS_REGION"):
+        get_session()
