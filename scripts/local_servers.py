@@ -138,8 +138,9 @@ def environment(values: Mapping[str, str]) -> Iterator[None]:
 
 
 # A fault decides, from the DynamoDB operation name, what the proxy does instead of forwarding:
-# None forwards; (status, error type) answers with that error; "hang" never answers.
-Fault = Callable[[str], "tuple[int, str] | str | None"]
+# None forwards; (status, error type) answers with that error; "hang" never answers;
+# bytes are answered as the body of a 200 (a malformed answer).
+Fault = Callable[[str], "tuple[int, str] | str | bytes | None"]
 
 
 class DynamoDbProxy:
@@ -167,6 +168,9 @@ class DynamoDbProxy:
                 fault = proxy.fault(operation) if proxy.fault else None
                 if fault == "hang":
                     proxy._release.wait()
+                    return
+                if isinstance(fault, bytes):
+                    self._answer(200, {"Content-Type": "application/x-amz-json-1.0"}, fault)
                     return
                 if isinstance(fault, tuple):
                     status, error_type = fault

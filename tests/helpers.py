@@ -5,18 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 from lambda_http_cache import DynamoDbCache
-from requests_cache import CachedSession
+from lambda_http_cache.session import CachedHttpSession
+
+BACKEND_OPTIONS = (
+    "namespace",
+    "ttl",
+    "create_table",
+    "memory_cache_bytes",
+    "store_private",
+    "key_secret",
+    "breaker",
+    "config",
+)
 
 
-def cached_session(table_name: str, **settings: Any) -> CachedSession:
+def cached_session(table_name: str, **settings: Any) -> CachedHttpSession:
     """A session as a user of the drop-in backend would build it; a new one is a new
     "container" (its own backend, client and connection pool)."""
-    backend_kwargs = {
-        k: settings.pop(k) for k in ("namespace", "ttl", "create_table") if k in settings
-    }
+    backend_kwargs = {k: settings.pop(k) for k in BACKEND_OPTIONS if k in settings}
     backend_kwargs.setdefault("create_table", False)
     settings.setdefault("expire_after", 300)
-    return CachedSession(backend=DynamoDbCache(table_name, **backend_kwargs), **settings)
+    backend = DynamoDbCache(table_name, **backend_kwargs)
+    return CachedHttpSession(backend=backend, stats=backend.stats, **settings)
 
 
 def scan_all(client: Any, table_name: str) -> list[dict[str, Any]]:

@@ -42,9 +42,10 @@ BODIES: dict[str, tuple[bytes, dict[str, str]]] = {
 
 
 def _fetch_twice(table_name: str, url: str) -> tuple[Any, Any]:
-    session = cached_session(table_name)
-    first = session.get(url)
-    second = session.get(url)
+    """Fetch in one container, then again in a new one: the second answer comes from the
+    table, not from the first container's memory."""
+    first = cached_session(table_name).get(url)
+    second = cached_session(table_name).get(url)
     return first, second
 
 

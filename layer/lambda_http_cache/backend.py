@@ -11,32 +11,43 @@ space so that a lookup is one GetItem whichever it finds.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from requests import Response
 from requests_cache.backends.base import BaseCache, BaseStorage
-from requests_cache.cache_keys import redact_response
 from requests_cache.models.response import CachedResponse
 
-from .config import DEFAULT_NAMESPACE, DEFAULT_TABLE
+from .breaker import CircuitBreaker
+from .config import DEFAULT_MEMORY_MB, DEFAULT_NAMESPACE, DEFAULT_TABLE
 from .item import (
     KIND_REDIRECT,
     KIND_RESPONSE,
+    MAX_ITEM_BYTES,
+    Entry,
     ItemError,
+    decode_entry,
     decode_response,
+    encode_entry,
     encode_redirect,
     encode_response,
     item_kind,
+    item_size,
     redirect_target,
 )
+from .memory import MemoryTier
+from .sharing import credential_fingerprint, credential_names, redact, refusal
+from .stats import CacheStats
 from .table import CacheTable, attribute, error_code, make_client
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class _NamespacedStorage:
@@ -77,12 +88,10 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
     def decode(self, key: str, item: dict[str, Any]) -> CachedResponse | None:
         """The response in ``item``, or None (logged) if the item is unreadable."""
         try:
-            response = decode_response(item)
+            return decode_response(item, key)
         except ItemError as error:
             logger.warning("Unreadable cache item %s treated as a miss: %s", key, error)
             return None
-        response.cache_key = key
-        return response
 
     def __setitem__(self, key: str, response: CachedResponse) -> None:
         self.write(key, response)
@@ -180,7 +189,16 @@ class DynamoDbCache(BaseCache):
         namespace: Partition of the table this cache reads and writes.
         consistent_read: Use strongly consistent reads (twice the read units).
         config: A botocore ``Config`` for a new client (timeouts, retries).
+        memory_cache_bytes: Size of the in-container memory tier; 0 turns it off.
+        store_private: Store responses marked ``Cache-Control: private`` (off: this cache
+            is shared).
+        key_secret: Secret for the keyed hash of credentials in cache keys.
+        breaker: The circuit breaker guarding table calls.
+        stats: Where events are counted.
         kwargs: boto3 session or client keywords (``region_name``, ``endpoint_url``, ...).
+
+    Reads and writes never raise: a failed or skipped read is a miss, a failed write leaves
+    the response uncached; each is logged and counted.
     """
 
     def __init__(
@@ -193,6 +211,11 @@ class DynamoDbCache(BaseCache):
         namespace: str = DEFAULT_NAMESPACE,
         consistent_read: bool = False,
         config: Config | None = None,
+        memory_cache_bytes: int = DEFAULT_MEMORY_MB * 1024 * 1024,
+        store_private: bool = False,
+        key_secret: str | bytes | None = None,
+        breaker: CircuitBreaker | None = None,
+        stats: CacheStats | None = None,
         decode_content: bool = True,
         **kwargs: Any,
     ) -> None:
@@ -209,25 +232,66 @@ class DynamoDbCache(BaseCache):
             consistent_read=consistent_read,
         )
         self.namespace = namespace
+        self.ttl = ttl
         self.responses: ResponseStorage = ResponseStorage(self.table, namespace, ttl=ttl)
         self.redirects: RedirectStorage = RedirectStorage(self.table, namespace)
+        self.memory = MemoryTier(memory_cache_bytes) if memory_cache_bytes > 0 else None
+        self.store_private = store_private
+        secret = key_secret if key_secret is not None else f"lambda-http-cache:{table_name}"
+        self._key_secret = secret.encode() if isinstance(secret, str) else secret
+        self.breaker = breaker or CircuitBreaker()
+        self.stats = stats or CacheStats()
+
+    # Keys ---------------------------------------------------------------------------------
+
+    def create_key(self, request: Any, match_headers: Any = None, **kwargs: Any) -> str:
+        """requests-cache's key, plus a keyed hash of the credentials the request carries."""
+        key = super().create_key(request, match_headers, **kwargs)
+        fingerprint = credential_fingerprint(request, self._credential_names(), self._key_secret)
+        return f"{key}-{fingerprint}" if fingerprint else key
+
+    def _credential_names(self) -> frozenset[str]:
+        return _credential_names(tuple(self._settings.ignored_parameters or ()))
+
+    # Reads --------------------------------------------------------------------------------
 
     def get_response(self, key: str, default: Any = None) -> CachedResponse | None:
-        """One GetItem for a response; a second only when the key is a redirect alias."""
-        item = self.table.get(self.responses.table_key(key))
-        if item is None:
+        """The memory tier first; then one GetItem (a second only for a redirect alias)."""
+        try:
+            entry = self._read_entry(key)
+        except Exception as error:  # never let the cache fail a request
+            self.stats.add("errors")
+            logger.warning("Cache read failed, treated as a miss: %r", error)
             return default  # type: ignore[no-any-return]
+        return entry.to_response(key) if entry is not None else default
+
+    def _read_entry(self, key: str) -> Entry | None:
+        table_key = self.responses.table_key(key)
+        if self.memory is not None:
+            entry = self.memory.get(table_key)
+            if entry is not None:
+                self.stats.add("memory_hits")
+                return entry
+        item = self._guarded("read", self.table.get, table_key)
+        if item is None:
+            return None
         try:
             if item_kind(item) == KIND_REDIRECT:
-                key = redirect_target(item)
-                item = self.table.get(self.responses.table_key(key))
+                item = self._guarded(
+                    "read", self.table.get, self.responses.table_key(redirect_target(item))
+                )
                 if item is None:
-                    return default  # type: ignore[no-any-return]
+                    return None
+            entry = decode_entry(item)
         except ItemError as error:
+            self.stats.add("unreadable")
             logger.warning("Unreadable cache item %s treated as a miss: %s", key, error)
-            return default  # type: ignore[no-any-return]
-        response = self.responses.decode(key, item)
-        return response if response is not None else default
+            return None
+        if self.memory is not None:
+            self.memory.put(table_key, entry)
+        return entry
+
+    # Writes -------------------------------------------------------------------------------
 
     def save_response(
         self,
@@ -235,14 +299,88 @@ class DynamoDbCache(BaseCache):
         cache_key: str | None = None,
         expires: datetime | None = None,
     ) -> None:
+        """Store a response; a failure leaves it uncached and is logged, never raised."""
+        try:
+            self._save(response, cache_key, expires)
+        except Exception as error:  # never let the cache fail a request
+            self.stats.add("errors")
+            logger.warning("Cache write failed, response not cached: %r", error)
+
+    def _save(self, response: Response, cache_key: str | None, expires: datetime | None) -> None:
         cache_key = cache_key or self.create_key(response.request)
+        reason = refusal(response, store_private=self.store_private)
+        if reason is not None:
+            self.stats.add("not_stored")
+            logger.debug("Response marked %s: not stored in the shared cache", reason)
+            return
         cached = CachedResponse.from_response(response, expires=expires)
-        cached = redact_response(cached, self._settings.ignored_parameters)
-        self.responses.write(cache_key, cached)
+        entry = Entry.from_response(redact(cached, self._credential_names()))
+        table_key = self.responses.table_key(cache_key)
+        item = encode_entry(table_key, self.namespace, entry, ttl=self.ttl)
+        size = item_size(item)
+        if size > MAX_ITEM_BYTES:
+            self.stats.add("oversize")
+            logger.warning(
+                "Response of %d bytes is %d bytes as an item, over DynamoDB's limit of %d: "
+                "not cached",
+                len(entry.content),
+                size,
+                MAX_ITEM_BYTES,
+            )
+            if self.memory is not None:
+                self.memory.discard(table_key)
+            return
+        self._guarded("write", self.table.put, item)
+        if self.memory is not None:
+            self.memory.put(table_key, entry)
         # Aliases for each redirect hop, unless this is a revalidation of a stored response.
         if response.history and not cached.revalidated:
             for hop in response.history:
-                self.redirects.write(self.create_key(hop.request), cache_key, cached.expires)
+                alias = self.create_key(hop.request)
+                self._guarded("write", self.redirects.write, alias, cache_key, entry.expires)
+
+    # Guard --------------------------------------------------------------------------------
+
+    def _guarded(self, operation: str, call: Callable[..., T], *args: Any) -> T | None:
+        """Run one table call behind the circuit breaker; None if skipped or failed."""
+        if not self.breaker.allow():
+            self.stats.add("bypassed")
+            return None
+        started = time.perf_counter()
+        try:
+            result = call(*args)
+        except Exception as error:
+            opened = self.breaker.failure()
+            self.stats.add("errors")
+            outcome = "treated as a miss" if operation == "read" else "response not cached"
+            logger.warning("DynamoDB %s failed, %s: %r", operation, outcome, error)
+            if opened:
+                logger.warning(
+                    "%d DynamoDB calls failed in a row: cache bypassed for %.0f s",
+                    self.breaker.threshold,
+                    self.breaker.cooldown,
+                )
+            return None
+        self.breaker.success()
+        self.stats.record_latency("cache", (time.perf_counter() - started) * 1000)
+        return result
+
+    # Maintenance --------------------------------------------------------------------------
+
+    def delete(self, *keys: str, **kwargs: Any) -> None:
+        """As requests-cache's ``delete``; also drops the entries from the memory tier."""
+        if self.memory is not None:
+            self.memory.clear()
+        try:
+            super().delete(*keys, **kwargs)
+        except Exception as error:
+            self.stats.add("errors")
+            logger.warning("Cache delete failed: %r", error)
+
+    def clear(self) -> None:
+        if self.memory is not None:
+            self.memory.clear()
+        super().clear()  # type: ignore[no-untyped-call]
 
     def filter(
         self,
@@ -266,3 +404,8 @@ class DynamoDbCache(BaseCache):
                 or (older_than and response.is_older_than(older_than))
             ):
                 yield response
+
+
+@functools.lru_cache(maxsize=16)
+def _credential_names(ignored_parameters: tuple[str, ...]) -> frozenset[str]:
+    return credential_names(ignored_parameters)

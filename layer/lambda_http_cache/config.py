@@ -8,6 +8,7 @@ invocation loudly instead of silently disabling the cache.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import timedelta
@@ -18,6 +19,8 @@ from requests_cache.policy.settings import DEFAULT_IGNORED_PARAMS
 DEFAULT_TABLE = "http_cache"
 DEFAULT_EXPIRE_AFTER = 300
 DEFAULT_NAMESPACE = "default"
+DEFAULT_MEMORY_MB = 8
+TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 
 
 class ConfigError(ValueError):
@@ -90,6 +93,12 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "ignored_parameters": ("HTTP_CACHE_IGNORED_PARAMETERS", _parse_list),
     "ttl": ("HTTP_CACHE_TTL", _parse_bool),
     "create_table": ("HTTP_CACHE_CREATE_TABLE", _parse_bool),
+    "consistent_read": ("HTTP_CACHE_CONSISTENT_READ", _parse_bool),
+    "memory_cache_mb": ("HTTP_CACHE_MEMORY_MB", _parse_float),
+    "store_private": ("HTTP_CACHE_STORE_PRIVATE", _parse_bool),
+    "key_secret": ("HTTP_CACHE_KEY_SECRET", lambda _s, raw: raw),
+    "breaker_threshold": ("HTTP_CACHE_BREAKER_THRESHOLD", _parse_int),
+    "breaker_cooldown": ("HTTP_CACHE_BREAKER_COOLDOWN", _parse_float),
     "connect_timeout": ("HTTP_CACHE_CONNECT_TIMEOUT", _parse_float),
     "read_timeout": ("HTTP_CACHE_READ_TIMEOUT", _parse_float),
     "max_attempts": ("HTTP_CACHE_MAX_ATTEMPTS", _parse_int),
@@ -126,13 +135,24 @@ class CacheConfig:
     # DynamoDB store settings
     ttl: bool = True
     create_table: bool = False
-    connect_timeout: float = 1.0
-    read_timeout: float = 1.0
-    max_attempts: int = 2
+    consistent_read: bool = False
+    memory_cache_mb: float = DEFAULT_MEMORY_MB
+    store_private: bool = False
+    key_secret: str | None = field(default=None, repr=False)
+    # Failure handling: each DynamoDB call is bounded by the timeouts; a failed cache call is
+    # a miss, so retrying it would only add latency before the origin answers anyway.
+    breaker_threshold: int = 3
+    breaker_cooldown: float = 30.0
+    connect_timeout: float = 0.5
+    read_timeout: float = 0.5
+    max_attempts: int = 1
 
     def __post_init__(self) -> None:
-        if not self.table_name:
-            raise ConfigError("table_name (HTTP_CACHE_TABLE)", "must not be empty")
+        if not TABLE_NAME.fullmatch(self.table_name):
+            raise ConfigError(
+                "table_name (HTTP_CACHE_TABLE)",
+                f"{self.table_name!r} is not a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)",
+            )
         if not self.namespace or ":" in self.namespace:
             raise ConfigError(
                 "namespace (HTTP_CACHE_NAMESPACE)", "must be non-empty and contain no ':'"
@@ -141,10 +161,16 @@ class CacheConfig:
             self.expire_after, int | float | timedelta
         ):
             raise ConfigError("expire_after (HTTP_CACHE_EXPIRE_AFTER)", "expected seconds")
-        for name in ("connect_timeout", "read_timeout"):
+        for name in ("connect_timeout", "read_timeout", "breaker_cooldown"):
             if getattr(self, name) <= 0:
                 env = ENVIRONMENT[name][0]
                 raise ConfigError(f"{name} ({env})", "must be greater than 0")
+        if self.memory_cache_mb < 0:
+            raise ConfigError("memory_cache_mb (HTTP_CACHE_MEMORY_MB)", "must be 0 or more")
+        if self.breaker_threshold < 1:
+            raise ConfigError(
+                "breaker_threshold (HTTP_CACHE_BREAKER_THRESHOLD)", "must be at least 1"
+            )
         if self.max_attempts < 1:
             raise ConfigError("max_attempts (HTTP_CACHE_MAX_ATTEMPTS)", "must be at least 1")
         if not self.allowable_methods:

@@ -13,25 +13,23 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
-from requests_cache.session import CachedSession
-
 from .config import CacheConfig
-from .session import build_session
+from .session import CachedHttpSession, build_session
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 _lock = threading.Lock()
-_container_session: CachedSession | None = None
+_container_session: CachedHttpSession | None = None
 
 
-def _register(session: CachedSession) -> None:
+def _register(session: CachedHttpSession) -> None:
     global _container_session
     with _lock:
         if _container_session is None:
             _container_session = session
 
 
-def get_session() -> CachedSession:
+def get_session() -> CachedHttpSession:
     """The container's cached session: the one the first ``@cached_http`` built, or, if no
     handler was decorated, one built now from the environment."""
     global _container_session

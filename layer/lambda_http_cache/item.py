@@ -4,12 +4,16 @@ Items are written and read in DynamoDB's low-level attribute-value form (``{"S":
 ``{"B": ...}``), so no JSON or ``Decimal`` conversion ever touches a body: the body is one
 binary attribute holding the origin's bytes (zlib-compressed when that saves space), and the
 metadata stays readable in the console. See "Item layout" in the README.
+
+Between a response and an item stands an :class:`Entry`: the decoded, immutable content of
+one cache entry, which the memory tier keeps and turns into a fresh response on each hit.
 """
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,19 +25,119 @@ FORMAT_VERSION = 1
 KIND_RESPONSE = "response"
 KIND_REDIRECT = "redirect"
 
+# DynamoDB's item limit, names and values included.
+MAX_ITEM_BYTES = 400 * 1024
 # Compress bodies at least this long, and keep the compressed form only when it saves at
 # least an eighth: below 1 KB an item already costs the minimum write unit.
 COMPRESS_MIN_BYTES = 1024
 COMPRESS_MIN_SAVING = 0.125
+COMPRESS_LEVEL = 6
 BODY_IDENTITY = "identity"
 BODY_ZLIB = "zlib"
 
 AttributeValue = dict[str, Any]
 Item = dict[str, AttributeValue]
+Headers = tuple[tuple[str, str], ...]
 
 
 class ItemError(ValueError):
     """An item that is not a readable cache entry of this format (corrupt, foreign, newer)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One redirect response of an entry's history (metadata only)."""
+
+    method: str
+    url: str
+    status: int
+    reason: str
+    headers: Headers
+
+    def to_response(self) -> CachedResponse:
+        return CachedResponse(
+            content=b"",
+            headers=CaseInsensitiveDict(self.headers),
+            reason=self.reason,
+            request=CachedRequest(method=self.method, url=self.url),
+            status_code=self.status,
+            url=self.url,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """The content of one cached response."""
+
+    content: bytes
+    status: int
+    reason: str
+    url: str
+    headers: Headers
+    created: datetime
+    expires: datetime | None
+    elapsed: float
+    encoding: str | None
+    request_method: str
+    request_url: str
+    request_headers: Headers
+    history: tuple[Hop, ...] = ()
+
+    @property
+    def size(self) -> int:
+        """Approximate bytes held in memory."""
+        headers = sum(len(k) + len(v) for k, v in self.headers + self.request_headers)
+        return len(self.content) + headers + len(self.url) + 400 * (1 + len(self.history))
+
+    @classmethod
+    def from_response(cls, response: CachedResponse) -> Entry:
+        request = response.request
+        return cls(
+            content=response._content or b"",
+            status=int(response.status_code),
+            reason=response.reason or "",
+            url=response.url or request.url or "",
+            headers=tuple((str(k), str(v)) for k, v in response.headers.items()),
+            created=response.created_at,
+            expires=response.expires,
+            elapsed=round(response.elapsed.total_seconds(), 6),
+            encoding=response.encoding,
+            request_method=request.method or "GET",
+            request_url=request.url or "",
+            request_headers=tuple((str(k), str(v)) for k, v in request.headers.items()),
+            history=tuple(
+                Hop(
+                    method=hop.request.method or "GET",
+                    url=hop.url or "",
+                    status=int(hop.status_code),
+                    reason=hop.reason or "",
+                    headers=tuple((str(k), str(v)) for k, v in hop.headers.items()),
+                )
+                for hop in response.history
+            ),
+        )
+
+    def to_response(self, cache_key: str = "") -> CachedResponse:
+        """A new response object (callers may consume or change it freely)."""
+        response = CachedResponse(
+            content=self.content,
+            created_at=self.created,
+            elapsed=timedelta(seconds=self.elapsed),
+            encoding=self.encoding,  # type: ignore[arg-type]
+            expires=self.expires,
+            headers=CaseInsensitiveDict(self.headers),
+            history=[hop.to_response() for hop in self.history],
+            reason=self.reason,
+            request=CachedRequest(
+                method=self.request_method,
+                url=self.request_url,
+                headers=CaseInsensitiveDict(self.request_headers),
+            ),
+            status_code=self.status,
+            url=self.url,
+        )
+        response.cache_key = cache_key
+        return response
 
 
 # Encoding -------------------------------------------------------------------------------
@@ -47,72 +151,74 @@ def _n(value: int | float) -> AttributeValue:
     return {"N": str(value)}
 
 
-def _headers(headers: Mapping[str, str]) -> AttributeValue:
-    return {"M": {str(name): _s(str(value)) for name, value in headers.items()}}
+def _headers(headers: Headers) -> AttributeValue:
+    return {"M": {name: _s(value) for name, value in headers}}
 
 
 def encode_body(content: bytes) -> tuple[bytes, str]:
     """The bytes to store for a body, and how they are encoded."""
     if len(content) >= COMPRESS_MIN_BYTES:
-        compressed = zlib.compress(content, 6)
+        compressed = zlib.compress(content, COMPRESS_LEVEL)
         if len(compressed) <= len(content) * (1 - COMPRESS_MIN_SAVING):
             return compressed, BODY_ZLIB
     return content, BODY_IDENTITY
 
 
-def encode_response(
-    key: str, namespace: str, response: CachedResponse, *, ttl: bool = True
-) -> Item:
-    """The item that stores ``response`` under the table key ``key``."""
-    content = response._content or b""
-    stored, body_encoding = encode_body(content)
-    request = response.request
+def encode_entry(key: str, namespace: str, entry: Entry, *, ttl: bool = True) -> Item:
+    """The item that stores ``entry`` under the table key ``key``."""
+    stored, body_encoding = encode_body(entry.content)
     item: Item = {
         "key": _s(key),
         "v": _n(FORMAT_VERSION),
         "kind": _s(KIND_RESPONSE),
         "namespace": _s(namespace),
-        "method": _s(request.method or "GET"),
-        "url": _s(response.url or request.url or ""),
-        "status": _n(int(response.status_code)),
-        "reason": _s(response.reason or ""),
-        "headers": _headers(response.headers),
-        "created": _s(response.created_at.isoformat()),
-        "elapsed": _n(round(response.elapsed.total_seconds(), 6)),
-        "body_size": _n(len(content)),
+        "method": _s(entry.request_method),
+        "url": _s(entry.url),
+        "status": _n(entry.status),
+        "reason": _s(entry.reason),
+        "headers": _headers(entry.headers),
+        "created": _s(entry.created.isoformat()),
+        "elapsed": _n(entry.elapsed),
+        "body_size": _n(len(entry.content)),
         "body_encoding": _s(body_encoding),
         "request": {
             "M": {
-                "method": _s(request.method or "GET"),
-                "url": _s(request.url or ""),
-                "headers": _headers(request.headers),
+                "method": _s(entry.request_method),
+                "url": _s(entry.request_url),
+                "headers": _headers(entry.request_headers),
             }
         },
     }
     if stored:
         item["body"] = {"B": stored}
-    if response.encoding:
-        item["encoding"] = _s(response.encoding)
-    if response.expires is not None:
-        item["expires"] = _s(response.expires.isoformat())
+    if entry.encoding:
+        item["encoding"] = _s(entry.encoding)
+    if entry.expires is not None:
+        item["expires"] = _s(entry.expires.isoformat())
         if ttl:
-            item["ttl"] = _n(expires_epoch(response.expires))
-    if response.history:
-        item["history"] = {"L": [_encode_redirect_response(r) for r in response.history]}
+            item["ttl"] = _n(expires_epoch(entry.expires))
+    if entry.history:
+        item["history"] = {
+            "L": [
+                {
+                    "M": {
+                        "method": _s(hop.method),
+                        "url": _s(hop.url),
+                        "status": _n(hop.status),
+                        "reason": _s(hop.reason),
+                        "headers": _headers(hop.headers),
+                    }
+                }
+                for hop in entry.history
+            ]
+        }
     return item
 
 
-def _encode_redirect_response(response: CachedResponse) -> AttributeValue:
-    # Redirect hops keep their metadata; their bodies are not worth paying for.
-    return {
-        "M": {
-            "method": _s(response.request.method or "GET"),
-            "url": _s(response.url or ""),
-            "status": _n(int(response.status_code)),
-            "reason": _s(response.reason or ""),
-            "headers": _headers(response.headers),
-        }
-    }
+def encode_response(
+    key: str, namespace: str, response: CachedResponse, *, ttl: bool = True
+) -> Item:
+    return encode_entry(key, namespace, Entry.from_response(response), ttl=ttl)
 
 
 def encode_redirect(key: str, namespace: str, target: str, expires: datetime | None) -> Item:
@@ -133,7 +239,7 @@ def expires_epoch(expires: datetime) -> int:
     return int(expires.timestamp())
 
 
-def item_size(item: Item) -> int:
+def item_size(item: Mapping[str, Any]) -> int:
     """DynamoDB's size of an item: attribute names plus values, in bytes (close upper bound)."""
     return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
 
@@ -167,16 +273,13 @@ def _get(item: Mapping[str, Any], name: str, kind: str, required: bool = True) -
     return value[kind]
 
 
-def _decode_headers(value: Any, name: str) -> CaseInsensitiveDict[str]:
+def _decode_headers(value: Any, name: str) -> Headers:
     if not isinstance(value, dict):
         raise ItemError(f"attribute {name!r} is not a map")
-    headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
-    for header in value:
-        headers[header] = _get(value, header, "S")
-    return headers
+    return tuple((str(header), str(_get(value, header, "S"))) for header in value)
 
 
-def _decode_datetime(raw: str, name: str) -> datetime:
+def _decode_datetime(raw: Any, name: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(raw)
     except (TypeError, ValueError):
@@ -186,7 +289,7 @@ def _decode_datetime(raw: str, name: str) -> datetime:
     return parsed
 
 
-def _decode_number(raw: str, name: str) -> float:
+def _decode_number(raw: Any, name: str) -> float:
     try:
         return float(raw)
     except (TypeError, ValueError):
@@ -223,49 +326,50 @@ def decode_body(stored: bytes, body_encoding: str, size: int) -> bytes:
     return content
 
 
-def decode_response(item: Mapping[str, Any]) -> CachedResponse:
-    """The response stored in ``item``; raises :class:`ItemError` if it is not one."""
+def decode_entry(item: Mapping[str, Any]) -> Entry:
+    """The entry stored in ``item``; raises :class:`ItemError` if it is not one."""
     if item_kind(item) != KIND_RESPONSE:
         raise ItemError("item is a redirect alias, not a response")
     body = _get(item, "body", "B", required=False)
-    content = decode_body(
-        bytes(body) if body is not None else b"",
-        _get(item, "body_encoding", "S"),
-        int(_decode_number(_get(item, "body_size", "N"), "body_size")),
-    )
-    request_map = _get(item, "request", "M")
-    request = CachedRequest(
-        method=_get(request_map, "method", "S"),
-        url=_get(request_map, "url", "S"),
-        headers=_decode_headers(_get(request_map, "headers", "M"), "request.headers"),
-    )
+    request = _get(item, "request", "M")
+    if not isinstance(request, dict):
+        raise ItemError("attribute 'request' is not a map")
     expires = _get(item, "expires", "S", required=False)
-    history = [_decode_redirect_response(h) for h in _get(item, "history", "L", False) or []]
-    return CachedResponse(
-        content=content,
-        created_at=_decode_datetime(_get(item, "created", "S"), "created"),
-        elapsed=timedelta(seconds=_decode_number(_get(item, "elapsed", "N"), "elapsed")),
-        encoding=_get(item, "encoding", "S", required=False),
-        expires=_decode_datetime(expires, "expires") if expires is not None else None,
+    encoding = _get(item, "encoding", "S", required=False)
+    return Entry(
+        content=decode_body(
+            bytes(body) if body is not None else b"",
+            _get(item, "body_encoding", "S"),
+            int(_decode_number(_get(item, "body_size", "N"), "body_size")),
+        ),
+        status=int(_decode_number(_get(item, "status", "N"), "status")),
+        reason=str(_get(item, "reason", "S")),
+        url=str(_get(item, "url", "S")),
         headers=_decode_headers(_get(item, "headers", "M"), "headers"),
-        history=history,
-        reason=_get(item, "reason", "S"),
-        request=request,
-        status_code=int(_decode_number(_get(item, "status", "N"), "status")),
-        url=_get(item, "url", "S"),
+        created=_decode_datetime(_get(item, "created", "S"), "created"),
+        expires=_decode_datetime(expires, "expires") if expires is not None else None,
+        elapsed=_decode_number(_get(item, "elapsed", "N"), "elapsed"),
+        encoding=str(encoding) if encoding is not None else None,
+        request_method=str(_get(request, "method", "S")),
+        request_url=str(_get(request, "url", "S")),
+        request_headers=_decode_headers(_get(request, "headers", "M"), "request.headers"),
+        history=tuple(_decode_hop(hop) for hop in _get(item, "history", "L", False) or []),
     )
 
 
-def _decode_redirect_response(value: Any) -> CachedResponse:
-    if not isinstance(value, dict) or "M" not in value:
+def _decode_hop(value: Any) -> Hop:
+    if not isinstance(value, dict) or not isinstance(value.get("M"), dict):
         raise ItemError("history entry is not a map")
     hop = value["M"]
-    url = _get(hop, "url", "S")
-    return CachedResponse(
-        content=b"",
+    return Hop(
+        method=str(_get(hop, "method", "S")),
+        url=str(_get(hop, "url", "S")),
+        status=int(_decode_number(_get(hop, "status", "N"), "history.status")),
+        reason=str(_get(hop, "reason", "S")),
         headers=_decode_headers(_get(hop, "headers", "M"), "history.headers"),
-        reason=_get(hop, "reason", "S"),
-        request=CachedRequest(method=_get(hop, "method", "S"), url=url),
-        status_code=int(_decode_number(_get(hop, "status", "N"), "history.status")),
-        url=url,
     )
+
+
+def decode_response(item: Mapping[str, Any], cache_key: str = "") -> CachedResponse:
+    """The response stored in ``item``; raises :class:`ItemError` if it is not one."""
+    return decode_entry(item).to_response(cache_key)

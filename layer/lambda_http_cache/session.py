@@ -1,29 +1,68 @@
 """The container's cached session: a requests-cache ``CachedSession`` on the DynamoDB backend,
-built once from a :class:`~lambda_http_cache.config.CacheConfig`."""
+built once from a :class:`~lambda_http_cache.config.CacheConfig`, counting what it serves."""
 
 from __future__ import annotations
 
+import threading
+import time
+from typing import Any
+
 from botocore.config import Config
 from botocore.exceptions import NoRegionError
+from requests import PreparedRequest
 from requests_cache.backends.base import BaseCache
 from requests_cache.session import CachedSession
 
 from .backend import DynamoDbCache
+from .breaker import CircuitBreaker
 from .config import CacheConfig, ConfigError
+from .stats import CacheStats
 from .table import make_client
 
 
+class CachedHttpSession(CachedSession):
+    """A requests-cache session that counts hits, misses and time per request in ``stats``."""
+
+    def __init__(self, *args: Any, stats: CacheStats | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stats = stats or CacheStats()
+        self._depth = threading.local()
+
+    def send(self, request: PreparedRequest, **kwargs: Any) -> Any:  # type: ignore[override]
+        # requests sends each redirect hop through send() again: count the outermost only.
+        depth = getattr(self._depth, "value", 0)
+        self._depth.value = depth + 1
+        started = time.perf_counter()
+        try:
+            response = super().send(request, **kwargs)
+        finally:
+            self._depth.value = depth
+        if depth:
+            return response
+        if self.settings.disabled or (request.method or "") not in self.settings.allowable_methods:
+            return response
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        if getattr(response, "from_cache", False):
+            self.stats.add("hits")
+            self.stats.add("bytes_served", len(response.content or b""))
+        else:
+            self.stats.add("misses")
+            self.stats.record_latency("origin", elapsed_ms)
+        return response
+
+
 def client_config(config: CacheConfig) -> Config:
-    """Short timeouts and few retries: a slow table must cost a bounded delay, not minutes."""
+    """Short timeouts and no retries: a slow table must cost a bounded delay, not minutes."""
     return Config(
         connect_timeout=config.connect_timeout,
         read_timeout=config.read_timeout,
-        retries={"max_attempts": config.max_attempts, "mode": "standard"},
+        retries={"total_max_attempts": config.max_attempts, "mode": "standard"},
     )
 
 
-def build_session(config: CacheConfig) -> CachedSession:
+def build_session(config: CacheConfig) -> CachedHttpSession:
     """A cached session for ``config``. Makes no network call."""
+    stats = CacheStats()
     backend: BaseCache
     if config.enabled:
         try:
@@ -38,13 +77,20 @@ def build_session(config: CacheConfig) -> CachedSession:
             ttl=config.ttl,
             connection=client,
             namespace=config.namespace,
+            consistent_read=config.consistent_read,
+            memory_cache_bytes=int(config.memory_cache_mb * 1024 * 1024),
+            store_private=config.store_private,
+            key_secret=config.key_secret,
+            breaker=CircuitBreaker(config.breaker_threshold, config.breaker_cooldown),
+            stats=stats,
         )
     else:
         backend = BaseCache()
-    session = CachedSession(
+    session = CachedHttpSession(
         backend=backend,
+        stats=stats,
         expire_after=config.expire_after,
-        urls_expire_after=config.urls_expire_after,  # type: ignore[arg-type]
+        urls_expire_after=config.urls_expire_after,
         cache_control=config.cache_control,
         allowable_methods=config.allowable_methods,
         allowable_codes=config.allowable_codes,

@@ -1,0 +1,70 @@
+"""The memory tier: a per-container LRU of recently used entries, in front of DynamoDB.
+
+Bounded in bytes, evicting the least recently used entry first, and never serving an entry
+past its expiry. Keys are full table keys, so namespaces and credential partitions hold
+here exactly as in the table.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from datetime import UTC, datetime
+
+from .item import Entry
+
+
+class MemoryTier:
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        # One entry may take at most a quarter of the tier, so one big body cannot flush it.
+        self.max_entry_bytes = max_bytes // 4
+        self._entries: OrderedDict[str, Entry] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    @property
+    def size(self) -> int:
+        with self._lock:
+            return self._bytes
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def get(self, key: str) -> Entry | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry.expires is not None and entry.expires <= datetime.now(UTC):
+                self._remove(key)
+                return None
+            self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: str, entry: Entry) -> None:
+        if entry.size > self.max_entry_bytes:
+            self.discard(key)
+            return
+        with self._lock:
+            if key in self._entries:
+                self._remove(key)
+            self._entries[key] = entry
+            self._bytes += entry.size
+            while self._bytes > self.max_bytes:
+                oldest = next(iter(self._entries))
+                self._remove(oldest)
+
+    def discard(self, key: str) -> None:
+        with self._lock:
+            if key in self._entries:
+                self._remove(key)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+    def _remove(self, key: str) -> None:
+        self._bytes -= self._entries.pop(key).size

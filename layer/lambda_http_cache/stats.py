@@ -1,0 +1,49 @@
+"""Counters of what the cache did, per container; the decorator reads them per invocation."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+# The events counted. Metric names (see the README) are derived from these.
+EVENTS = (
+    "hits",  # responses served from the cache (either tier)
+    "memory_hits",  # of which from this container's memory tier
+    "misses",  # requests that went to the origin
+    "errors",  # failed cache reads or writes (each a miss or a skipped write)
+    "bypassed",  # cache calls skipped because the circuit breaker was open
+    "oversize",  # responses too large for an item, not cached
+    "not_stored",  # responses a shared cache must not store (private, no-store)
+    "unreadable",  # items that were corrupt, foreign or of another format
+    "bytes_served",  # body bytes served from the cache
+)
+
+
+class CacheStats:
+    """Thread-safe event counters and latency totals."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+        self._latency_ms: dict[str, list[float]] = {"cache": [], "origin": []}
+
+    def add(self, event: str, amount: int = 1) -> None:
+        with self._lock:
+            self._counts[event] += amount
+
+    def record_latency(self, kind: str, milliseconds: float) -> None:
+        with self._lock:
+            self._latency_ms[kind].append(milliseconds)
+
+    def __getitem__(self, event: str) -> int:
+        with self._lock:
+            return self._counts[event]
+
+    def drain(self) -> tuple[dict[str, int], dict[str, list[float]]]:
+        """Counts and latencies since the last drain (one invocation's worth), and reset."""
+        with self._lock:
+            counts = {event: self._counts[event] for event in EVENTS}
+            latencies = self._latency_ms
+            self._counts = Counter()
+            self._latency_ms = {"cache": [], "origin": []}
+        return counts, latencies
