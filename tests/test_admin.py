@@ -1,0 +1,322 @@
+"""The admin command (`python -m lambda_http_cache`) against the local DynamoDB server: stats,
+get, delete, purge and clear, every scan page, confirmation, unreadable items."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from lambda_http_cache import DynamoDbCache
+from lambda_http_cache.admin import main
+from lambda_http_cache.item import encode_response
+from requests_cache.models.request import CachedRequest
+from requests_cache.models.response import CachedResponse
+
+from scripts.local_servers import DynamoDbProxy, OriginServer
+from tests.helpers import cached_session, scan_all
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def table_key(table_name: str, url: str, namespace: str = "default") -> str:
+    """The table key the library derives for GET ``url`` (never derived by hand here)."""
+    backend = DynamoDbCache(table_name, create_table=False, namespace=namespace)
+    return backend.responses.table_key(backend.create_key(requests.Request("GET", url).prepare()))
+
+
+def put_response(
+    ddb: Any,
+    table_name: str,
+    key: str,
+    body: bytes = b"{}",
+    *,
+    namespace: str = "default",
+    expires_in: float | None = 300,
+    url: str = "https://api.example.com/x",
+) -> None:
+    now = datetime.now(UTC)
+    response = CachedResponse(
+        content=body,
+        created_at=now - timedelta(seconds=5),
+        expires=now + timedelta(seconds=expires_in) if expires_in is not None else None,
+        headers={"Content-Type": "application/octet-stream"},
+        request=CachedRequest(method="GET", url=url, headers={}),
+        status_code=200,
+        reason="OK",
+        url=url,
+    )
+    ddb.put_item(TableName=table_name, Item=encode_response(key, namespace, response))
+
+
+def keys(ddb: Any, table_name: str) -> set[str]:
+    return {item["key"]["S"] for item in scan_all(ddb, table_name)}
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[OriginServer]:
+    """One origin for the module: its routes never change, and stopping one takes a while."""
+    with OriginServer() as server:
+        yield server
+
+
+@pytest.fixture
+def filled(table_name: str, api: OriginServer) -> dict[str, str]:
+    """Entries written through real cached requests: two namespaces, one redirect alias."""
+    origin = api
+    urls = {
+        "json": origin.route("/items", '{"items": [1, 2, 3], "name": "Zoë"}'),
+        "text": origin.route("/note", "hello from the origin", {"Content-Type": "text/plain"}),
+        "other": origin.route("/other", "[]"),
+        "final": origin.route("/final", '{"price": 9.99}'),
+        "hop": origin.route("/hop", b"", {"Location": "/final"}, status=302),
+        "start": origin.route("/start", b"", {"Location": "/hop"}, status=301),
+    }
+    alpha = cached_session(table_name, namespace="alpha")
+    for name in ("json", "text", "start"):
+        alpha.get(urls[name])
+    cached_session(table_name, namespace="beta").get(urls["other"])
+    return urls
+
+
+def test_stats_counts_kinds_namespaces_and_times(
+    filled: dict[str, str], capsys: pytest.CaptureFixture[str], proxy: DynamoDbProxy
+) -> None:
+    code, out, _ = run(capsys, "stats", "--json")
+    assert code == 0
+    stats = json.loads(out)
+    # alpha: /items, /note, /start and /final (responses), the alias for the hop /hop;
+    # beta: /other
+    assert stats["items"] == 6
+    assert (stats["responses"], stats["redirects"], stats["unreadable"]) == (5, 1, 0)
+    assert stats["namespaces"]["alpha"]["items"] == 5
+    assert stats["namespaces"]["beta"]["items"] == 1
+    assert stats["expired"] == 0 and stats["expired_share"] == 0
+    assert stats["size_bytes"] > 0
+    assert stats["oldest_created"] <= stats["newest_created"]
+
+    code, out, _ = run(capsys, "stats", "--namespace", "beta")
+    assert code == 0
+    assert "1: 1 responses, 0 redirect aliases, 0 unreadable" in out
+    assert "alpha" not in out
+    assert proxy.count("DescribeTable", "CreateTable", "UpdateTimeToLive") == 0
+
+
+def test_get_shows_metadata_and_body(
+    filled: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "get", filled["json"], "--namespace", "alpha")
+    assert code == 0
+    assert '{"items": [1, 2, 3], "name": "Zoë"}' in out
+    assert "200 OK" in out
+    assert "Content-Type: application/json" in out
+    assert "fresh" in out and "identity" in out
+    assert "alpha:" in out
+
+    code, out, _ = run(capsys, "get", filled["text"], "--namespace", "alpha", "--max-body", "5")
+    assert code == 0
+    assert "hello\n" in out and "hello from" not in out and "truncated" in out
+
+    code, out, _ = run(capsys, "--json", "get", filled["json"], "--namespace", "alpha")
+    entry = json.loads(out)
+    assert entry["found"] and entry["fresh"] and entry["status"] == 200
+    assert entry["body"] == '{"items": [1, 2, 3], "name": "Zoë"}'
+    assert entry["body_size"] == len('{"items": [1, 2, 3], "name": "Zoë"}'.encode())
+    assert entry["body_encoding"] == "identity"
+
+
+def test_get_and_delete_take_request_headers(
+    table_name: str, api: OriginServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = api.route("/private", '{"mine": true}')
+    auth = {"Authorization": "Bearer abc"}
+    cached_session(table_name, namespace="alpha").get(url, headers=auth)
+    code, out, _ = run(
+        capsys, "get", url, "--namespace", "alpha", "-H", "Authorization: Bearer abc"
+    )
+    assert code == 0 and '{"mine": true}' in out
+    # the stored request keeps no credentials
+    assert "Bearer abc" not in out
+    argv = ["delete", url, "--namespace", "alpha", "--header", "Authorization: Bearer abc"]
+    assert run(capsys, *argv)[0] == 0
+
+
+def test_get_follows_a_redirect_alias(
+    filled: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "get", filled["hop"], "--namespace", "alpha", "--json")
+    entry = json.loads(out)
+    assert code == 0
+    assert entry["alias_of"] == table_key(entry["table"], filled["start"], "alpha")
+    assert entry["body"] == '{"price": 9.99}'
+    assert [hop["status"] for hop in entry["history"]] == [301, 302]
+    code, out, _ = run(capsys, "get", filled["hop"], "--namespace", "alpha")
+    assert "alias of        alpha:" in out and "redirected      301 " in out
+
+
+def test_get_binary_compressed_and_missing(
+    table_name: str, ddb: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    binary_url = "https://api.example.com/blob"
+    put_response(ddb, table_name, table_key(table_name, binary_url), bytes(range(256)) * 8)
+    code, out, _ = run(capsys, "get", binary_url)
+    assert code == 0
+    assert "binary, 2,048 bytes" in out and "00 01 02 03" in out and "zlib" in out
+
+    code, out, _ = run(capsys, "get", "https://api.example.com/never")
+    assert code == 1
+    assert "nothing cached" in out
+    code, out, _ = run(capsys, "get", binary_url, "--namespace", "elsewhere")
+    assert code == 1
+
+    corrupt_url = "https://api.example.com/corrupt"
+    corrupt = {"v": {"N": "1"}, "kind": {"S": "response"}, "status": {"N": "200"}}
+    ddb.put_item(
+        TableName=table_name, Item={"key": {"S": table_key(table_name, corrupt_url)}, **corrupt}
+    )
+    code, out, _ = run(capsys, "get", corrupt_url)
+    assert code == 1
+    assert "unreadable item" in out and "status (N)" in out
+
+
+def test_delete_reports_whether_the_entry_existed(
+    filled: dict[str, str], capsys: pytest.CaptureFixture[str], ddb: Any, table_name: str
+) -> None:
+    code, out, _ = run(capsys, "delete", filled["json"], "--namespace", "alpha")
+    assert code == 0 and out.startswith("deleted alpha:")
+    assert table_key(table_name, filled["json"], "alpha") not in keys(ddb, table_name)
+    code, out, _ = run(capsys, "delete", filled["json"], "--namespace", "alpha")
+    assert code == 1 and out.startswith("nothing cached")
+    assert len(keys(ddb, table_name)) == 5
+
+
+def test_purge_expired_removes_only_expired_items(
+    table_name: str, ddb: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    put_response(ddb, table_name, "default:fresh", expires_in=300)
+    put_response(ddb, table_name, "default:forever", expires_in=None)
+    put_response(ddb, table_name, "default:stale", expires_in=-10)
+    put_response(ddb, table_name, "other:stale", namespace="other", expires_in=-10)
+    past = int((datetime.now(UTC) - timedelta(seconds=10)).timestamp())
+    alias = {"v": {"N": "1"}, "kind": {"S": "redirect"}, "target": {"S": "stale"}}
+    ddb.put_item(
+        TableName=table_name,
+        Item={"key": {"S": "default:alias"}, **alias, "ttl": {"N": str(past)}},
+    )
+    # not this library's format: left alone by purge --expired
+    ddb.put_item(TableName=table_name, Item={"key": {"S": "default:foreign"}})
+
+    code, out, _ = run(capsys, "stats", "--json")
+    stats = json.loads(out)
+    assert (stats["expired"], stats["unreadable"], stats["never_expire"]) == (3, 1, 1)
+
+    code, out, _ = run(capsys, "purge", "--expired", "--namespace", "other", "--yes")
+    assert code == 0
+    assert "other:stale" not in keys(ddb, table_name)
+    code, out, _ = run(capsys, "purge", "--expired", "--yes")
+    assert code == 0
+    assert "deleted 2 expired items" in out and "left 1 unreadable" in out
+    assert keys(ddb, table_name) == {"default:fresh", "default:forever", "default:foreign"}
+
+
+def test_purge_namespace_leaves_other_namespaces(
+    filled: dict[str, str], ddb: Any, table_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ddb.put_item(TableName=table_name, Item={"key": {"S": "alpha:corrupt"}, "v": {"N": "1"}})
+    code, out, _ = run(capsys, "purge", "--namespace", "alpha", "--yes", "--json")
+    assert code == 0
+    assert json.loads(out)["deleted"] == 6
+    assert keys(ddb, table_name) == {table_key(table_name, filled["other"], "beta")}
+    assert run(capsys, "purge", "--yes")[0] == 2  # neither --expired nor --namespace
+
+
+def test_destructive_commands_refuse_without_yes(
+    filled: dict[str, str],
+    ddb: Any,
+    table_name: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    before = keys(ddb, table_name)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))  # not a terminal
+    for argv in (["clear"], ["purge", "--namespace", "alpha"], ["purge", "--expired"]):
+        code, _, err = run(capsys, *argv)
+        assert code == 1
+        assert "refused" in err and "--yes" in err
+    assert keys(ddb, table_name) == before
+
+    # On a terminal: asks, and only "y" deletes
+    monkeypatch.setattr(sys, "stdin", Tty())
+    monkeypatch.setattr("builtins.input", lambda: "n")
+    code, _, err = run(capsys, "clear")
+    assert code == 1 and "Delete 6 items" in err and "not confirmed" in err
+    assert keys(ddb, table_name) == before
+    monkeypatch.setattr("builtins.input", lambda: "y")
+    assert run(capsys, "clear")[0] == 0
+    assert keys(ddb, table_name) == set()
+
+
+def test_scans_and_deletes_read_every_page(
+    table_name: str, ddb: Any, proxy: DynamoDbProxy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for index in range(14):  # 14 x 100 KB of incompressible bytes: more than one 1 MB page
+        put_response(ddb, table_name, f"default:big{index}", os.urandom(100_000))
+    ddb.put_item(TableName=table_name, Item={"key": {"S": "foreign"}, "data": {"S": "x"}})
+    assert "LastEvaluatedKey" in ddb.scan(TableName=table_name)
+
+    proxy.reset()
+    code, out, err = run(capsys, "stats", "--json", "--progress-every", "5")
+    stats = json.loads(out)
+    assert stats["items"] == 15 and stats["responses"] == 14 and stats["unreadable"] == 1
+    assert stats["size_bytes"] > 1_400_000
+    assert proxy.count("Scan") >= 2
+    assert "stats: 5 items read so far" in err and "stats: 15 items read done" in err
+    assert run(capsys, "stats", "--quiet", "--progress-every", "5")[2] == ""
+
+    code, out, _ = run(capsys, "clear", "--yes", "--quiet")
+    assert code == 0 and "deleted 15 items" in out
+    assert scan_all(ddb, table_name) == []
+    assert proxy.count("BatchWriteItem") == 1
+    assert proxy.count("DescribeTable", "CreateTable") == 0
+
+
+def test_missing_table_is_a_clear_error(
+    table_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "stats", "--table", "no_such_table")
+    assert code == 1
+    assert "table no_such_table not found" in err
+
+
+def test_entry_point_runs_as_a_module(filled: dict[str, str], table_name: str) -> None:
+    # The environment (table, endpoint, credentials) comes from the fixtures.
+    result = subprocess.run(
+        [sys.executable, "-m", "lambda_http_cache", "stats"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "layer")},
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"table         {table_name}" in result.stdout
+    assert "6: 5 responses, 1 redirect aliases, 0 unreadable" in result.stdout
