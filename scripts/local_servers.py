@@ -149,6 +149,8 @@ class DynamoDbProxy:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream.removeprefix("http://")
         self.calls: Counter[str] = Counter()
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.connections = 0
         self.fault: Fault | None = None
         self._release = threading.Event()
         self._lock = threading.Lock()
@@ -160,11 +162,17 @@ class DynamoDbProxy:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
+            def setup(self) -> None:
+                super().setup()
+                with proxy._lock:
+                    proxy.connections += 1
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 operation = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
                 with proxy._lock:
                     proxy.calls[operation] += 1
+                    proxy.requests.append((operation, json.loads(body or b"{}")))
                 fault = proxy.fault(operation) if proxy.fault else None
                 if fault == "hang":
                     proxy._release.wait()
@@ -226,6 +234,7 @@ class DynamoDbProxy:
     def reset(self) -> None:
         with self._lock:
             self.calls.clear()
+            self.requests.clear()
         self.fault = None
 
     def count(self, *operations: str) -> int:
@@ -256,6 +265,7 @@ class OriginServer:
         self.delay = delay
         self.routes: dict[str, Route] = {}
         self.hits: Counter[str] = Counter()
+        self.connections = 0
         origin = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -263,6 +273,10 @@ class OriginServer:
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
+
+            def setup(self) -> None:
+                super().setup()
+                origin.connections += 1
 
             def _serve(self, send_body: bool) -> None:
                 path = self.path

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
+from . import snapstart
 from .config import CacheConfig
 from .session import CachedHttpSession, build_session
 
@@ -36,6 +37,7 @@ def get_session() -> CachedHttpSession:
     with _lock:
         if _container_session is None:
             _container_session = build_session(CacheConfig.from_environment())
+            snapstart.register(_container_session)
         return _container_session
 
 
@@ -72,6 +74,7 @@ def cached_http(
 def _decorate(handler: Handler, settings: dict[str, Any]) -> Handler:
     session = build_session(CacheConfig.from_environment(**settings))
     _register(session)
+    snapstart.register(session)
     pass_session = _wants_session(handler)
 
     @functools.wraps(handler)

@@ -1,0 +1,122 @@
+"""The hot path, pinned by counting DynamoDB calls at the server's door: one GetItem per
+DynamoDB hit, none per memory hit, at most GetItem + PutItem per miss, none at import; and
+SnapStart's restore gives the next request fresh connections."""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+from lambda_http_cache import cached_http, decorator
+
+from scripts.local_servers import DynamoDbProxy, OriginServer
+from tests.helpers import cached_session
+
+
+def test_dynamodb_hit_is_one_eventually_consistent_get_item(
+    table_name: str, origin: OriginServer, proxy: DynamoDbProxy
+) -> None:
+    url = origin.route("/h", '{"a": 1}')
+    cached_session(table_name, memory_cache_bytes=0).get(url)
+    proxy.reset()
+    session = cached_session(table_name, memory_cache_bytes=0)
+    for expected in (1, 2, 3):
+        assert session.get(url).from_cache
+        assert proxy.count() == proxy.count("GetItem") == expected
+    assert all(body["ConsistentRead"] is False for _, body in proxy.requests)
+
+
+def test_memory_hit_makes_no_call(
+    table_name: str, origin: OriginServer, proxy: DynamoDbProxy
+) -> None:
+    url = origin.route("/m", '{"a": 1}')
+    session = cached_session(table_name)
+    session.get(url)
+    proxy.reset()
+    responses = [session.get(url) for _ in range(5)]
+    assert all(r.from_cache and r.content == b'{"a": 1}' for r in responses)
+    assert proxy.count() == 0
+    assert session.cache.stats["memory_hits"] == 5
+
+
+def test_a_memory_hit_is_a_fresh_response_each_time(table_name: str, origin: OriginServer) -> None:
+    url = origin.route("/fresh", '{"a": 1}')
+    session = cached_session(table_name)
+    session.get(url)
+    first = session.get(url)
+    first.headers["X-Changed"] = "1"
+    first.raw.read()
+    second = session.get(url)
+    assert "X-Changed" not in second.headers
+    assert second.raw.read() == b'{"a": 1}'
+
+
+def test_a_miss_is_one_get_item_and_one_put_item(
+    table_name: str, origin: OriginServer, proxy: DynamoDbProxy
+) -> None:
+    session = cached_session(table_name)
+    for number in range(3):
+        session.get(origin.route(f"/miss/{number}", "{}"))
+    assert proxy.calls == {"GetItem": 3, "PutItem": 3}
+
+
+def test_an_expired_item_costs_no_delete(
+    table_name: str, origin: OriginServer, proxy: DynamoDbProxy
+) -> None:
+    import time
+
+    url = origin.route("/exp", "{}")
+    session = cached_session(table_name, expire_after=1, memory_cache_bytes=0)
+    session.get(url)
+    time.sleep(1.1)
+    proxy.reset()
+    assert not session.get(url).from_cache
+    assert proxy.calls == {"GetItem": 1, "PutItem": 1}
+
+
+@pytest.fixture
+def runtime_hooks(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Any]]:
+    """Stands in for the Lambda runtime's snapshot_restore_py."""
+    hooks: dict[str, list[Any]] = {"before": [], "after": []}
+    module = types.ModuleType("snapshot_restore_py")
+
+    def register(kind: str) -> Callable[..., None]:
+        return lambda func, *args, **kwargs: hooks[kind].append((func, args, kwargs))
+
+    module.register_before_snapshot = register("before")  # type: ignore[attr-defined]
+    module.register_after_restore = register("after")  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "snapshot_restore_py", module)
+    monkeypatch.setattr(decorator, "_container_session", None)
+    return hooks
+
+
+def test_snapstart_restore_uses_fresh_connections(
+    table_name: str,
+    origin: OriginServer,
+    proxy: DynamoDbProxy,
+    runtime_hooks: dict[str, list[Any]],
+) -> None:
+    urls = [origin.route(f"/s/{n}", '{"s": 1}') for n in range(2)]
+
+    @cached_http(memory_cache_mb=0)
+    def handler(event: Any, context: Any, session: requests.Session) -> Any:
+        return [session.get(u).from_cache for u in event["urls"]]
+
+    assert len(runtime_hooks["before"]) == len(runtime_hooks["after"]) == 1
+    assert handler({"urls": urls[:1]}, None) == [False]
+    dynamodb_connections, origin_connections = proxy.connections, origin.connections
+    assert handler({"urls": urls[:1]}, None) == [True]  # warm: connections are reused
+    assert (proxy.connections, origin.connections) == (dynamodb_connections, origin_connections)
+
+    for func, args, kwargs in runtime_hooks["before"]:  # the snapshot ...
+        func(*args, **kwargs)
+    for func, args, kwargs in runtime_hooks["after"]:  # ... and a restore later
+        func(*args, **kwargs)
+
+    assert handler({"urls": urls}, None) == [True, False]
+    assert proxy.connections > dynamodb_connections
+    assert origin.connections > origin_connections
