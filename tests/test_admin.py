@@ -160,6 +160,21 @@ def test_get_and_delete_take_request_headers(
     assert run(capsys, *argv)[0] == 0
 
 
+def test_get_uses_the_functions_key_secret(
+    table_name: str,
+    api: OriginServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = api.route("/secret", '{"mine": true}')
+    cached_session(table_name, key_secret="s3cret").get(url, headers={"X-API-KEY": "k1"})
+    argv = ["get", url, "-H", "X-API-KEY: k1"]
+    assert run(capsys, *argv)[0] == 1  # credentials are in the key, hashed with the secret
+    monkeypatch.setenv("HTTP_CACHE_KEY_SECRET", "s3cret")
+    code, out, _ = run(capsys, *argv)
+    assert code == 0 and '{"mine": true}' in out
+
+
 def test_get_follows_a_redirect_alias(
     filled: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:

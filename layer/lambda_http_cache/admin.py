@@ -282,8 +282,14 @@ def cmd_stats(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _lookup(args: argparse.Namespace) -> tuple[DynamoDbCache, str]:
     """The backend for the entry's namespace and the requests-cache key of its request."""
+    # Credentials in a request add a keyed hash to its key: the secret is the function's own
+    # HTTP_CACHE_KEY_SECRET (never an option, so it stays out of shell history).
     backend = DynamoDbCache(
-        args.table, create_table=False, namespace=args.namespace, connection=_client(args)
+        args.table,
+        create_table=False,
+        namespace=args.namespace,
+        connection=_client(args),
+        key_secret=os.environ.get("HTTP_CACHE_KEY_SECRET") or None,
     )
     request = requests.Request(args.method, args.url, headers=dict(args.header)).prepare()
     return backend, backend.create_key(request)
