@@ -158,6 +158,7 @@ class DynamoDbProxy:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            wbufsize = -1  # one write per answer: headers and body in one segment
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -270,6 +271,7 @@ class OriginServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            wbufsize = -1  # one write per answer: headers and body in one segment
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

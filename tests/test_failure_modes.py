@@ -350,3 +350,16 @@ def _process_worker(
     session = cached_session(table_name)
     mismatches = _fetch_and_check(session, base, bodies, 50, seed)
     return mismatches, session.cache.stats["errors"]
+
+
+def test_the_drop_in_backend_is_bounded_by_default(
+    silent_endpoint: SilentListener, origin: OriginServer
+) -> None:
+    """Without a config, DynamoDbCache still uses 0.5 s timeouts and no retries (botocore's
+    own defaults would stall a request for minutes)."""
+    url = origin.route("/bounded", "{}")
+    session = cached_session("t", memory_cache_bytes=0)
+    started = time.perf_counter()
+    assert session.get(url).status_code == 200
+    assert time.perf_counter() - started < 2 * 0.5 + 0.5
+    assert session.cache.stats["errors"] == 2

@@ -20,6 +20,10 @@ DEFAULT_TABLE = "http_cache"
 DEFAULT_EXPIRE_AFTER = 300
 DEFAULT_NAMESPACE = "default"
 DEFAULT_MEMORY_MB = 8
+# A failed cache call is a miss, so retrying it would only delay the origin call.
+DEFAULT_CONNECT_TIMEOUT = 0.5
+DEFAULT_READ_TIMEOUT = 0.5
+DEFAULT_MAX_ATTEMPTS = 1
 TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 
 
@@ -143,9 +147,9 @@ class CacheConfig:
     # a miss, so retrying it would only add latency before the origin answers anyway.
     breaker_threshold: int = 3
     breaker_cooldown: float = 30.0
-    connect_timeout: float = 0.5
-    read_timeout: float = 0.5
-    max_attempts: int = 1
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
 
     def __post_init__(self) -> None:
         if not TABLE_NAME.fullmatch(self.table_name):

@@ -7,7 +7,6 @@ import threading
 import time
 from typing import Any
 
-from botocore.config import Config
 from botocore.exceptions import NoRegionError
 from requests import PreparedRequest
 from requests_cache.backends.base import BaseCache
@@ -17,7 +16,7 @@ from .backend import DynamoDbCache
 from .breaker import CircuitBreaker
 from .config import CacheConfig, ConfigError
 from .stats import CacheStats
-from .table import make_client
+from .table import bounded_config, make_client
 
 
 class CachedHttpSession(CachedSession):
@@ -51,22 +50,17 @@ class CachedHttpSession(CachedSession):
         return response
 
 
-def client_config(config: CacheConfig) -> Config:
-    """Short timeouts and no retries: a slow table must cost a bounded delay, not minutes."""
-    return Config(
-        connect_timeout=config.connect_timeout,
-        read_timeout=config.read_timeout,
-        retries={"total_max_attempts": config.max_attempts, "mode": "standard"},
-    )
-
-
 def build_session(config: CacheConfig) -> CachedHttpSession:
     """A cached session for ``config``. Makes no network call."""
     stats = CacheStats()
     backend: BaseCache
     if config.enabled:
         try:
-            client = make_client(config=client_config(config))
+            client = make_client(
+                config=bounded_config(
+                    config.connect_timeout, config.read_timeout, config.max_attempts
+                )
+            )
         except NoRegionError:
             raise ConfigError(
                 "AWS_REGION", "no AWS region is configured (Lambda sets AWS_REGION)"

@@ -17,6 +17,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from .config import DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_ATTEMPTS, DEFAULT_READ_TIMEOUT
 from .item import Item
 
 if TYPE_CHECKING:
@@ -32,6 +33,20 @@ CLIENT_KWARGS = frozenset(
 BATCH_WRITE_LIMIT = 25
 
 
+def bounded_config(
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> Config:
+    """Short timeouts and no retries: a slow table must cost a bounded delay, not minutes
+    (botocore's defaults for DynamoDB are 60 s timeouts and ten retries)."""
+    return Config(
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        retries={"total_max_attempts": max_attempts, "mode": "standard"},
+    )
+
+
 def make_client(
     connection: Any = None,
     *,
@@ -39,11 +54,13 @@ def make_client(
     **kwargs: Any,
 ) -> DynamoDBClient:
     """A DynamoDB client: ``connection`` itself (a client, or a boto3 resource's client), or a
-    new one from boto3 session/client keywords. The endpoint comes from boto3's own settings
+    new one from boto3 session/client keywords, bounded by :func:`bounded_config` unless
+    ``config`` says otherwise. The endpoint comes from boto3's own settings
     (``AWS_ENDPOINT_URL_DYNAMODB``) unless ``endpoint_url`` is given."""
     if connection is not None:
         meta_client = getattr(getattr(connection, "meta", None), "client", None)
         return meta_client if meta_client is not None else connection  # type: ignore[no-any-return]
+    config = config or bounded_config()
     session_kwargs = {k: v for k, v in kwargs.items() if k in SESSION_KWARGS}
     client_kwargs = {k: v for k, v in kwargs.items() if k in CLIENT_KWARGS - {"region_name"}}
     if session_kwargs:
