@@ -42,6 +42,7 @@ from .item import (
     redirect_target,
 )
 from .memory import MemoryTier
+from .observability import Tracing
 from .sharing import credential_fingerprint, credential_names, redact, refusal
 from .stats import CacheStats
 from .table import CacheTable, attribute, error_code, make_client
@@ -195,6 +196,7 @@ class DynamoDbCache(BaseCache):
         key_secret: Secret for the keyed hash of credentials in cache keys.
         breaker: The circuit breaker guarding table calls.
         stats: Where events are counted.
+        tracing: Where cache reads and writes are traced.
         kwargs: boto3 session or client keywords (``region_name``, ``endpoint_url``, ...).
 
     Reads and writes never raise: a failed or skipped read is a miss, a failed write leaves
@@ -216,6 +218,7 @@ class DynamoDbCache(BaseCache):
         key_secret: str | bytes | None = None,
         breaker: CircuitBreaker | None = None,
         stats: CacheStats | None = None,
+        tracing: Tracing | None = None,
         decode_content: bool = True,
         **kwargs: Any,
     ) -> None:
@@ -241,6 +244,7 @@ class DynamoDbCache(BaseCache):
         self._key_secret = secret.encode() if isinstance(secret, str) else secret
         self.breaker = breaker or CircuitBreaker()
         self.stats = stats or CacheStats()
+        self.tracing = tracing or Tracing(enabled=False)
 
     # Keys ---------------------------------------------------------------------------------
 
@@ -348,7 +352,8 @@ class DynamoDbCache(BaseCache):
             return None
         started = time.perf_counter()
         try:
-            result = call(*args)
+            with self.tracing.segment(operation):
+                result = call(*args)
         except Exception as error:
             opened = self.breaker.failure()
             self.stats.add("errors")

@@ -20,6 +20,7 @@ DEFAULT_TABLE = "http_cache"
 DEFAULT_EXPIRE_AFTER = 300
 DEFAULT_NAMESPACE = "default"
 DEFAULT_MEMORY_MB = 8
+DEFAULT_METRICS_NAMESPACE = "LambdaHttpCache"
 # A failed cache call is a miss, so retrying it would only delay the origin call.
 DEFAULT_CONNECT_TIMEOUT = 0.5
 DEFAULT_READ_TIMEOUT = 0.5
@@ -103,6 +104,10 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "key_secret": ("HTTP_CACHE_KEY_SECRET", lambda _s, raw: raw),
     "breaker_threshold": ("HTTP_CACHE_BREAKER_THRESHOLD", _parse_int),
     "breaker_cooldown": ("HTTP_CACHE_BREAKER_COOLDOWN", _parse_float),
+    "metrics": ("HTTP_CACHE_METRICS", _parse_bool),
+    "metrics_namespace": ("HTTP_CACHE_METRICS_NAMESPACE", lambda _s, raw: raw.strip()),
+    "service": ("HTTP_CACHE_SERVICE", lambda _s, raw: raw.strip()),
+    "tracing": ("HTTP_CACHE_TRACING", _parse_bool),
     "connect_timeout": ("HTTP_CACHE_CONNECT_TIMEOUT", _parse_float),
     "read_timeout": ("HTTP_CACHE_READ_TIMEOUT", _parse_float),
     "max_attempts": ("HTTP_CACHE_MAX_ATTEMPTS", _parse_int),
@@ -143,6 +148,12 @@ class CacheConfig:
     memory_cache_mb: float = DEFAULT_MEMORY_MB
     store_private: bool = False
     key_secret: str | None = field(default=None, repr=False)
+    # Observability: one metrics document per invocation, in this CloudWatch namespace, with
+    # the dimension service (default: POWERTOOLS_SERVICE_NAME, else the cache namespace).
+    metrics: bool = True
+    metrics_namespace: str = DEFAULT_METRICS_NAMESPACE
+    service: str | None = None
+    tracing: bool = True
     # Failure handling: each DynamoDB call is bounded by the timeouts; a failed cache call is
     # a miss, so retrying it would only add latency before the origin answers anyway.
     breaker_threshold: int = 3
@@ -169,6 +180,8 @@ class CacheConfig:
             if getattr(self, name) <= 0:
                 env = ENVIRONMENT[name][0]
                 raise ConfigError(f"{name} ({env})", "must be greater than 0")
+        if self.metrics and not self.metrics_namespace:
+            raise ConfigError("metrics_namespace (HTTP_CACHE_METRICS_NAMESPACE)", "is empty")
         if self.memory_cache_mb < 0:
             raise ConfigError("memory_cache_mb (HTTP_CACHE_MEMORY_MB)", "must be 0 or more")
         if self.breaker_threshold < 1:
@@ -199,8 +212,14 @@ class CacheConfig:
                 values[name] = parse(variable, raw)
         if "namespace" not in values and environ.get("AWS_LAMBDA_FUNCTION_NAME"):
             values["namespace"] = environ["AWS_LAMBDA_FUNCTION_NAME"]
+        if "service" not in values and environ.get("POWERTOOLS_SERVICE_NAME"):
+            values["service"] = environ["POWERTOOLS_SERVICE_NAME"].strip()
         values.update({k: _normalise(k, v) for k, v in overrides.items()})
         return cls(**values)
+
+    @property
+    def metrics_service(self) -> str:
+        return self.service or self.namespace
 
     def with_overrides(self, **overrides: Any) -> CacheConfig:
         return replace(self, **{k: _normalise(k, v) for k, v in overrides.items()})

@@ -15,6 +15,7 @@ from typing import Any, TypeVar, overload
 
 from . import snapstart
 from .config import CacheConfig
+from .observability import MetricsPublisher, join_powertools_logger, logger
 from .session import CachedHttpSession, build_session
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
@@ -72,16 +73,37 @@ def cached_http(
 
 
 def _decorate(handler: Handler, settings: dict[str, Any]) -> Handler:
-    session = build_session(CacheConfig.from_environment(**settings))
+    config = CacheConfig.from_environment(**settings)
+    session = build_session(config)
     _register(session)
     snapstart.register(session)
     pass_session = _wants_session(handler)
+    publisher = MetricsPublisher(config.metrics_namespace, config.metrics_service)
+    first_invocation = True
 
     @functools.wraps(handler)
     def invoke(event: Any, context: Any, *args: Any, **kwargs: Any) -> Any:
+        nonlocal first_invocation
+        if first_invocation:
+            # By now the function's own module-level Powertools Logger, if any, exists.
+            first_invocation = False
+            _quietly(join_powertools_logger)
         if pass_session:
             kwargs["session"] = session
-        return handler(event, context, *args, **kwargs)
+        try:
+            return handler(event, context, *args, **kwargs)
+        finally:
+            counts, latencies = session.stats.drain()
+            if config.metrics:
+                _quietly(publisher.publish, counts, latencies)
 
     invoke.session = session  # type: ignore[attr-defined]
     return invoke  # type: ignore[return-value]
+
+
+def _quietly(call: Callable[..., Any], *args: Any) -> None:
+    """Observability must never fail an invocation."""
+    try:
+        call(*args)
+    except Exception as error:
+        logger.warning("lambda_http_cache observability failed: %r", error)

@@ -8,24 +8,47 @@ import time
 from typing import Any
 
 from botocore.exceptions import NoRegionError
-from requests import PreparedRequest
+from requests import PreparedRequest, Response, Session
 from requests_cache.backends.base import BaseCache
 from requests_cache.session import CachedSession
 
 from .backend import DynamoDbCache
 from .breaker import CircuitBreaker
 from .config import CacheConfig, ConfigError
+from .observability import Tracing, log_decision
 from .stats import CacheStats
 from .table import bounded_config, make_client
 
 
-class CachedHttpSession(CachedSession):
-    """A requests-cache session that counts hits, misses and time per request in ``stats``."""
+class OriginSession(Session):
+    """The origin side of the cached session: times, and traces, each request that really
+    goes to the origin (requests-cache calls this for misses and revalidations only)."""
 
-    def __init__(self, *args: Any, stats: CacheStats | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    stats: CacheStats
+    tracing: Tracing
+
+    def send(self, request: PreparedRequest, **kwargs: Any) -> Response:
+        started = time.perf_counter()
+        with self.tracing.segment("origin"):
+            response = super().send(request, **kwargs)
+        self.stats.record_latency("origin", (time.perf_counter() - started) * 1000)
+        return response
+
+
+class CachedHttpSession(CachedSession, OriginSession):
+    """A requests-cache session that counts and logs each cache decision."""
+
+    def __init__(
+        self,
+        *args: Any,
+        stats: CacheStats | None = None,
+        tracing: Tracing | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.stats = stats or CacheStats()
+        self.tracing = tracing or Tracing(enabled=False)
         self._depth = threading.local()
+        super().__init__(*args, **kwargs)
 
     def send(self, request: PreparedRequest, **kwargs: Any) -> Any:  # type: ignore[override]
         # requests sends each redirect hop through send() again: count the outermost only.
@@ -38,21 +61,30 @@ class CachedHttpSession(CachedSession):
             self._depth.value = depth
         if depth:
             return response
+        latency_ms = round((time.perf_counter() - started) * 1000, 3)
         if self.settings.disabled or (request.method or "") not in self.settings.allowable_methods:
-            return response
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        if getattr(response, "from_cache", False):
+            decision = "skipped"
+        elif getattr(response, "from_cache", False):
+            decision = "stale" if getattr(response, "is_expired", False) else "hit"
             self.stats.add("hits")
             self.stats.add("bytes_served", len(response.content or b""))
         else:
+            decision = "miss"
             self.stats.add("misses")
-            self.stats.record_latency("origin", elapsed_ms)
+        log_decision(
+            decision,
+            cache_key=getattr(response, "cache_key", None) or None,
+            method=request.method,
+            status=response.status_code,
+            latency_ms=latency_ms,
+        )
         return response
 
 
 def build_session(config: CacheConfig) -> CachedHttpSession:
     """A cached session for ``config``. Makes no network call."""
     stats = CacheStats()
+    tracing = Tracing(enabled=config.tracing)
     backend: BaseCache
     if config.enabled:
         try:
@@ -77,12 +109,14 @@ def build_session(config: CacheConfig) -> CachedHttpSession:
             key_secret=config.key_secret,
             breaker=CircuitBreaker(config.breaker_threshold, config.breaker_cooldown),
             stats=stats,
+            tracing=tracing,
         )
     else:
         backend = BaseCache()
     session = CachedHttpSession(
         backend=backend,
         stats=stats,
+        tracing=tracing,
         expire_after=config.expire_after,
         urls_expire_after=config.urls_expire_after,
         cache_control=config.cache_control,

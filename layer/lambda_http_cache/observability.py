@@ -1,0 +1,125 @@
+"""Logs, metrics and traces of the cache, the way Lambda functions already have them.
+
+- Logs: one DEBUG record per cache decision on the ``lambda_http_cache`` logger, with
+  structured fields (decision, key, method, status, latency), WARNING for failures. If the
+  function has a Powertools ``Logger``, the library's records go through its handler, so
+  they come out in the same JSON with the same service and Lambda context keys.
+- Metrics: CloudWatch embedded metric format through Powertools' ``EphemeralMetrics`` (its
+  own metric set, never mixed with the function's), one document per invocation.
+- Traces: subsegments for cache reads, cache writes and origin calls when the function
+  traces with Powertools ``Tracer``; nothing otherwise.
+
+Powertools is imported only when it is needed: at the first flush of metrics, or when the
+function has already imported it. Nothing here ever raises into the handler.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+logger = logging.getLogger("lambda_http_cache")
+decisions = logging.getLogger("lambda_http_cache.decisions")
+
+# Event counter -> (metric name, unit). The README documents these names.
+COUNT_METRICS = {
+    "hits": ("CacheHits", "Count"),
+    "misses": ("CacheMisses", "Count"),
+    "memory_hits": ("CacheMemoryHits", "Count"),
+    "errors": ("CacheErrors", "Count"),
+    "oversize": ("CacheOversizeSkips", "Count"),
+    "bypassed": ("CacheBypassed", "Count"),
+    "not_stored": ("CacheNotStored", "Count"),
+    "unreadable": ("CacheUnreadableItems", "Count"),
+    "bytes_served": ("CacheBytesServed", "Bytes"),
+}
+LATENCY_METRICS = {"cache": "CacheLatency", "origin": "OriginLatency"}
+MAX_VALUES_PER_METRIC = 100  # embedded metric format's limit per metric and document
+
+
+def log_decision(decision: str, **fields: Any) -> None:
+    """One structured DEBUG record of a cache decision: hit, miss, stale or skipped."""
+    if decisions.isEnabledFor(logging.DEBUG):
+        decisions.debug("cache %s", decision, extra={"cache_decision": decision, **fields})
+
+
+def join_powertools_logger() -> bool:
+    """Route the library's records through the function's Powertools Logger handler, if the
+    function has one. Imports nothing: a function using Powertools has imported it."""
+    if "aws_lambda_powertools.logging" not in sys.modules or logger.handlers:
+        return False
+    from aws_lambda_powertools.logging.formatter import BasePowertoolsFormatter
+
+    for candidate in list(logging.Logger.manager.loggerDict.values()):
+        if not isinstance(candidate, logging.Logger) or candidate.name.startswith(logger.name):
+            continue
+        for handler in candidate.handlers:
+            if isinstance(handler.formatter, BasePowertoolsFormatter):
+                logger.addHandler(handler)
+                logger.propagate = False
+                if logger.level == logging.NOTSET:
+                    logger.setLevel(candidate.getEffectiveLevel())
+                return True
+    return False
+
+
+class MetricsPublisher:
+    """Writes one embedded-metric-format document per invocation to stdout."""
+
+    def __init__(self, namespace: str, service: str) -> None:
+        self.namespace = namespace
+        self.service = service
+
+    def publish(self, counts: Mapping[str, int], latencies: Mapping[str, list[float]]) -> None:
+        if not any(counts.values()) and not any(latencies.values()):
+            return  # an invocation that made no cacheable request publishes nothing
+        from aws_lambda_powertools.metrics import EphemeralMetrics
+
+        metrics = EphemeralMetrics(namespace=self.namespace, service=self.service)
+        for event, (name, unit) in COUNT_METRICS.items():
+            metrics.add_metric(name=name, unit=unit, value=counts.get(event, 0))
+        for kind, name in LATENCY_METRICS.items():
+            for value in latencies.get(kind, [])[:MAX_VALUES_PER_METRIC]:
+                metrics.add_metric(name=name, unit="Milliseconds", value=round(value, 3))
+        metrics.flush_metrics()
+
+
+class Tracing:
+    """Subsegments on the function's Powertools Tracer, when it traces."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._provider: Any = None
+        self._resolved = False
+
+    def _resolve(self) -> Any:
+        if not self._resolved:
+            self._resolved = True
+            if self.enabled and "aws_lambda_powertools.tracing" in sys.modules:
+                from aws_lambda_powertools.tracing import Tracer
+
+                tracer = Tracer()  # shares the function's configuration
+                if not tracer.disabled:
+                    self._provider = tracer.provider
+        return self._provider
+
+    @contextlib.contextmanager
+    def segment(self, name: str) -> Iterator[None]:
+        provider = self._resolve() if self.enabled else None
+        if provider is None:
+            yield
+            return
+        try:
+            context = provider.in_subsegment(name=f"## lambda_http_cache.{name}")
+            context.__enter__()
+        except Exception:  # tracing must never break a request
+            yield
+            return
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                context.__exit__(*sys.exc_info())
