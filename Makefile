@@ -32,5 +32,23 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The Lambda layer zip(s) and their manifest in dist/, built without Docker (a no-op when the
+# zips are up to date; FORCE=1 rebuilds).
+layer: $(VENV)/.dev-installed
+	$(BIN)/python scripts/build_layer.py $(if $(FORCE),--force)
+
+# CloudFormation templates in cdk.out/: no AWS credentials, no npm, no Docker (only the layer
+# build, when the zips are missing or stale, fetches wheels from PyPI).
+# cdk-nag's AwsSolutions checks run during synthesis; an unsuppressed error fails it.
+synth: layer
+	rm -rf cdk.out
+	CDK_OUTDIR=cdk.out JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/python cdk/app.py
+
+# A real deploy (credentials for the target account, `cdk bootstrap` done once per account and
+# region), through the CDK command line from npm, pinned. Extra options: CDK_ARGS="...".
+CDK_CLI_VERSION := 2.1148.1
+deploy: layer
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 npx --yes aws-cdk@$(CDK_CLI_VERSION) deploy --all $(CDK_ARGS)
+
 clean:
 	rm -rf $(VENV) dist cdk.out .pytest_cache .mypy_cache .ruff_cache
