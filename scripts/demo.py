@@ -8,8 +8,11 @@ entries are shared through the table. Stops everything it started.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
+import statistics
 import time
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
@@ -62,6 +65,23 @@ def lambda_context(request_id: str) -> Any:
     )
 
 
+def metrics_line(printed: str) -> str:
+    """The invocation's embedded-metric-format document, in short."""
+    for line in printed.splitlines():
+        if line.startswith("{") and "_aws" in line:
+            document = json.loads(line)
+            names = [m["Name"] for m in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
+            shown = []
+            for name in names:
+                values = document[name] if isinstance(document[name], list) else [document[name]]
+                if name.endswith("Latency"):
+                    shown.append(f"{name} {len(values)}x~{statistics.median(values):.1f}ms")
+                elif sum(values):
+                    shown.append(f"{name}={sum(values):g}")
+            return ", ".join(shown)
+    return "(none)"
+
+
 def main() -> None:
     totals = {"calls": 0, "hits": 0, "misses": 0}
     with MotoServer() as dynamodb, OriginServer(delay=ORIGIN_DELAY) as origin:
@@ -87,9 +107,11 @@ def main() -> None:
                 print(f"\ncontainer {container}: init ({what}) {init_ms:.0f} ms")
                 for basket in baskets:
                     invocation += 1
-                    result = module.handler(
-                        {"product_ids": basket}, lambda_context(f"req-{invocation}")
-                    )
+                    printed = io.StringIO()
+                    with contextlib.redirect_stdout(printed):  # Lambda sends stdout to logs
+                        result = module.handler(
+                            {"product_ids": basket}, lambda_context(f"req-{invocation}")
+                        )
                     cache = result["cache"]
                     calls = cache["hits"] + cache["misses"]
                     totals["calls"] += calls
@@ -100,6 +122,7 @@ def main() -> None:
                         f"{cache['misses']} misses, {result['elapsed_ms']:7.1f} ms, "
                         f"total {result['total']}"
                     )
+                    print(f"      metrics: {metrics_line(printed.getvalue())}")
         origin_calls = sum(origin.hits.values())
     uncached_ms = totals["calls"] * ORIGIN_DELAY * 1000
     print(
