@@ -363,3 +363,69 @@ def test_the_drop_in_backend_is_bounded_by_default(
     assert session.get(url).status_code == 200
     assert time.perf_counter() - started < 2 * 0.5 + 0.5
     assert session.cache.stats["errors"] == 2
+
+
+@pytest.fixture
+def bucket(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A bucket on the local server; the library's S3 endpoint points there."""
+    import boto3
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_server.endpoint)
+    name = f"large-bodies-{time.monotonic_ns()}"
+    boto3.client("s3", endpoint_url=moto_server.endpoint).create_bucket(Bucket=name)
+    return name
+
+
+def test_large_bodies_go_to_s3_when_a_bucket_is_configured(
+    table_name: str,
+    origin: OriginServer,
+    ddb: Any,
+    proxy: DynamoDbProxy,
+    bucket: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lambda_http_cache import cached_http, decorator
+
+    monkeypatch.setattr(decorator, "_container_session", None)
+    body = os.urandom(600_000)
+    url = origin.route("/huge.bin", body, {"Content-Type": "application/octet-stream"})
+
+    def handler(event: Any, context: Any, session: Any) -> Any:
+        response = session.get(url)
+        return response.from_cache, response.content
+
+    first = cached_http(large_object_bucket=bucket, metrics=False)(handler)
+    assert first({}, None) == (False, body)
+    (item,) = scan_all(ddb, table_name)
+    assert "body" not in item
+    location = item["body_location"]["S"]
+    assert location.startswith(f"s3://{bucket}/lambda-http-cache/")
+    assert item["body_size"] == {"N": "600000"}
+    assert "huge" not in location  # object keys are hashes, not URLs
+
+    proxy.reset()
+    second = cached_http(large_object_bucket=bucket, metrics=False, memory_cache_mb=0)(handler)
+    assert second({}, None) == (True, body)  # a new container: GetItem + GetObject
+    assert proxy.calls == {"GetItem": 1}
+
+
+def test_an_item_whose_s3_body_is_gone_is_a_miss(
+    table_name: str, origin: OriginServer, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+    from lambda_http_cache import cached_http, decorator
+
+    monkeypatch.setattr(decorator, "_container_session", None)
+    body = os.urandom(500_000)
+    url = origin.route("/gone.bin", body, {"Content-Type": "application/octet-stream"})
+
+    def handler(event: Any, context: Any, session: Any) -> Any:
+        response = session.get(url)
+        return response.from_cache, response.content == body
+
+    settings = {"large_object_bucket": bucket, "metrics": False, "memory_cache_mb": 0}
+    assert cached_http(**settings)(handler)({}, None) == (False, True)
+    s3 = boto3.client("s3")
+    for found in s3.list_objects_v2(Bucket=bucket)["Contents"]:
+        s3.delete_object(Bucket=bucket, Key=found["Key"])
+    assert cached_http(**settings)(handler)({}, None) == (False, True)

@@ -31,7 +31,9 @@ from .item import (
     KIND_RESPONSE,
     MAX_ITEM_BYTES,
     Entry,
+    Item,
     ItemError,
+    body_location,
     decode_entry,
     decode_response,
     encode_entry,
@@ -41,6 +43,7 @@ from .item import (
     item_size,
     redirect_target,
 )
+from .large_objects import LargeObjectStore
 from .memory import MemoryTier
 from .observability import Tracing
 from .sharing import credential_fingerprint, credential_names, redact, refusal
@@ -197,6 +200,7 @@ class DynamoDbCache(BaseCache):
         breaker: The circuit breaker guarding table calls.
         stats: Where events are counted.
         tracing: Where cache reads and writes are traced.
+        large_objects: Where bodies too large for an item go (off when None).
         kwargs: boto3 session or client keywords (``region_name``, ``endpoint_url``, ...).
 
     Reads and writes never raise: a failed or skipped read is a miss, a failed write leaves
@@ -219,6 +223,7 @@ class DynamoDbCache(BaseCache):
         breaker: CircuitBreaker | None = None,
         stats: CacheStats | None = None,
         tracing: Tracing | None = None,
+        large_objects: LargeObjectStore | None = None,
         decode_content: bool = True,
         **kwargs: Any,
     ) -> None:
@@ -245,6 +250,8 @@ class DynamoDbCache(BaseCache):
         self.breaker = breaker or CircuitBreaker()
         self.stats = stats or CacheStats()
         self.tracing = tracing or Tracing(enabled=False)
+        self.large_objects = large_objects
+        self.large_object_breaker = CircuitBreaker(self.breaker.threshold, self.breaker.cooldown)
 
     # Keys ---------------------------------------------------------------------------------
 
@@ -286,7 +293,17 @@ class DynamoDbCache(BaseCache):
                 )
                 if item is None:
                     return None
-            entry = decode_entry(item)
+            stored_body = None
+            location = body_location(item)
+            if location is not None:
+                if self.large_objects is None:
+                    raise ItemError("the body is in S3 and no bucket is configured")
+                stored_body = self._guarded(
+                    "read", self.large_objects.get, location, breaker=self.large_object_breaker
+                )
+                if stored_body is None:
+                    return None
+            entry = decode_entry(item, stored_body)
         except ItemError as error:
             self.stats.add("unreadable")
             logger.warning("Unreadable cache item %s treated as a miss: %s", key, error)
@@ -322,6 +339,10 @@ class DynamoDbCache(BaseCache):
         table_key = self.responses.table_key(cache_key)
         item = encode_entry(table_key, self.namespace, entry, ttl=self.ttl)
         size = item_size(item)
+        if size > MAX_ITEM_BYTES and self.large_objects is not None and "body" in item:
+            if not self._store_body_apart(item, table_key):
+                return
+            size = item_size(item)
         if size > MAX_ITEM_BYTES:
             self.stats.add("oversize")
             logger.warning(
@@ -343,11 +364,31 @@ class DynamoDbCache(BaseCache):
                 alias = self.create_key(hop.request)
                 self._guarded("write", self.redirects.write, alias, cache_key, entry.expires)
 
+    def _store_body_apart(self, item: Item, table_key: str) -> bool:
+        """Move the body of ``item`` to the large-object bucket; whether that worked."""
+        assert self.large_objects is not None
+        location = self.large_objects.location(table_key)
+        body = item.pop("body")["B"]
+        stored = self._guarded(
+            "write", self.large_objects.put, location, body, breaker=self.large_object_breaker
+        )
+        if stored is None:
+            return False
+        item["body_location"] = {"S": location}
+        return True
+
     # Guard --------------------------------------------------------------------------------
 
-    def _guarded(self, operation: str, call: Callable[..., T], *args: Any) -> T | None:
-        """Run one table call behind the circuit breaker; None if skipped or failed."""
-        if not self.breaker.allow():
+    def _guarded(
+        self,
+        operation: str,
+        call: Callable[..., T],
+        *args: Any,
+        breaker: CircuitBreaker | None = None,
+    ) -> T | None:
+        """Run one store call behind its circuit breaker; None if skipped or failed."""
+        breaker = breaker or self.breaker
+        if not breaker.allow():
             self.stats.add("bypassed")
             return None
         started = time.perf_counter()
@@ -355,18 +396,21 @@ class DynamoDbCache(BaseCache):
             with self.tracing.segment(operation):
                 result = call(*args)
         except Exception as error:
-            opened = self.breaker.failure()
+            opened = breaker.failure()
             self.stats.add("errors")
             outcome = "treated as a miss" if operation == "read" else "response not cached"
-            logger.warning("DynamoDB %s failed, %s: %r", operation, outcome, error)
+            logger.warning("Cache %s failed, %s: %r", operation, outcome, error)
             if opened:
                 logger.warning(
-                    "%d DynamoDB calls failed in a row: cache bypassed for %.0f s",
-                    self.breaker.threshold,
-                    self.breaker.cooldown,
+                    "%d cache calls failed in a row: %s bypassed for %.0f s",
+                    breaker.threshold,
+                    "the large-object bucket"
+                    if breaker is self.large_object_breaker
+                    else "the table",
+                    breaker.cooldown,
                 )
             return None
-        self.breaker.success()
+        breaker.success()
         self.stats.record_latency("cache", (time.perf_counter() - started) * 1000)
         return result
 

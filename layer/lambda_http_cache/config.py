@@ -104,6 +104,8 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "key_secret": ("HTTP_CACHE_KEY_SECRET", lambda _s, raw: raw),
     "breaker_threshold": ("HTTP_CACHE_BREAKER_THRESHOLD", _parse_int),
     "breaker_cooldown": ("HTTP_CACHE_BREAKER_COOLDOWN", _parse_float),
+    "large_object_bucket": ("HTTP_CACHE_S3_BUCKET", lambda _s, raw: raw.strip()),
+    "large_object_prefix": ("HTTP_CACHE_S3_PREFIX", lambda _s, raw: raw.strip()),
     "metrics": ("HTTP_CACHE_METRICS", _parse_bool),
     "metrics_namespace": ("HTTP_CACHE_METRICS_NAMESPACE", lambda _s, raw: raw.strip()),
     "service": ("HTTP_CACHE_SERVICE", lambda _s, raw: raw.strip()),
@@ -148,6 +150,9 @@ class CacheConfig:
     memory_cache_mb: float = DEFAULT_MEMORY_MB
     store_private: bool = False
     key_secret: str | None = field(default=None, repr=False)
+    # Bodies too large for an item even compressed go to this S3 bucket (off when None).
+    large_object_bucket: str | None = None
+    large_object_prefix: str = "lambda-http-cache/"
     # Observability: one metrics document per invocation, in this CloudWatch namespace, with
     # the dimension service (default: POWERTOOLS_SERVICE_NAME, else the cache namespace).
     metrics: bool = True

@@ -326,11 +326,20 @@ def decode_body(stored: bytes, body_encoding: str, size: int) -> bytes:
     return content
 
 
-def decode_entry(item: Mapping[str, Any]) -> Entry:
-    """The entry stored in ``item``; raises :class:`ItemError` if it is not one."""
+def body_location(item: Mapping[str, Any]) -> str | None:
+    """Where the body is stored when it is not in the item (an ``s3://`` location)."""
+    location = _get(item, "body_location", "S", required=False)
+    return str(location) if location is not None else None
+
+
+def decode_entry(item: Mapping[str, Any], stored_body: bytes | None = None) -> Entry:
+    """The entry stored in ``item`` (with its body fetched from ``body_location``, if it has
+    one, passed as ``stored_body``); raises :class:`ItemError` if it is not one."""
     if item_kind(item) != KIND_RESPONSE:
         raise ItemError("item is a redirect alias, not a response")
-    body = _get(item, "body", "B", required=False)
+    if body_location(item) is not None and stored_body is None:
+        raise ItemError("the body is stored outside the item and was not fetched")
+    body = stored_body if stored_body is not None else _get(item, "body", "B", required=False)
     request = _get(item, "request", "M")
     if not isinstance(request, dict):
         raise ItemError("attribute 'request' is not a map")

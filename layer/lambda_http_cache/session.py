@@ -7,6 +7,7 @@ import threading
 import time
 from typing import Any
 
+import boto3
 from botocore.exceptions import NoRegionError
 from requests import PreparedRequest, Response, Session
 from requests_cache.backends.base import BaseCache
@@ -15,6 +16,7 @@ from requests_cache.session import CachedSession
 from .backend import DynamoDbCache
 from .breaker import CircuitBreaker
 from .config import CacheConfig, ConfigError
+from .large_objects import LargeObjectStore
 from .observability import Tracing, log_decision
 from .stats import CacheStats
 from .table import bounded_config, make_client
@@ -97,6 +99,17 @@ def build_session(config: CacheConfig) -> CachedHttpSession:
             raise ConfigError(
                 "AWS_REGION", "no AWS region is configured (Lambda sets AWS_REGION)"
             ) from None
+        large_objects = None
+        if config.large_object_bucket:
+            s3 = boto3.client(
+                "s3",
+                config=bounded_config(
+                    config.connect_timeout, config.read_timeout, config.max_attempts
+                ),
+            )
+            large_objects = LargeObjectStore(
+                s3, config.large_object_bucket, config.large_object_prefix
+            )
         backend = DynamoDbCache(
             config.table_name,
             create_table=config.create_table,
@@ -110,6 +123,7 @@ def build_session(config: CacheConfig) -> CachedHttpSession:
             breaker=CircuitBreaker(config.breaker_threshold, config.breaker_cooldown),
             stats=stats,
             tracing=tracing,
+            large_objects=large_objects,
         )
     else:
         backend = BaseCache()
