@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -391,6 +392,20 @@ def test_the_construct_in_another_app(tmp_path_factory: pytest.TempPathFactory) 
     role_id = properties["Role"]["Fn::GetAtt"][0]
     (statement,) = role_statements(template, role_id)
     assert sorted(statement["Action"]) == sorted(construct.CACHE_TABLE_ACTIONS)
+
+
+def test_the_construct_builds_the_layer_only_when_needed(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    with pytest.raises(FileNotFoundError, match="make layer"):
+        construct.load_layer_manifest(tmp_path / "empty", build=False)
+    built = layer_dir(tmp_path_factory)
+    copy = tmp_path / "dist"
+    shutil.copytree(built, copy)
+    # Runs scripts/build_layer.py, which rebuilds only if the sources changed meanwhile.
+    manifest = construct.load_layer_manifest(copy)
+    (entry,) = manifest["layers"]
+    assert (copy / entry["file"]).stat().st_size == entry["size"]
 
 
 # The plain CloudFormation template ----------------------------------------------------------------
