@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: demo test lint bench layer synth deploy clean
+.PHONY: demo test lint bench layer synth deploy admin clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,16 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 
 demo: $(VENV)/.demo-installed
 	$(BIN)/python -m scripts.demo
+
+# The benchmark: local DynamoDB server and origin, every variant side by side, the cold start
+# from the built layer (dist/, built first if missing or stale). Results and chart go to
+# bench/results/; BENCH_ARGS="--quick" is a smoke run (written to bench/results/tmp/).
+$(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[bench]'
+	touch $@ $(VENV)/.demo-installed
+
+bench: $(VENV)/.bench-installed
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 # pytest exits 5 when a selection (PYTEST_ARGS) matches no test: that is not a failure here.
 test: $(VENV)/.dev-installed
@@ -49,6 +59,10 @@ synth: layer
 CDK_CLI_VERSION := 2.1148.1
 deploy: layer
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 npx --yes aws-cdk@$(CDK_CLI_VERSION) deploy --all $(CDK_ARGS)
+
+# The cache admin command, e.g. make admin ARGS="stats" (uses your AWS credentials).
+admin: $(VENV)/.demo-installed
+	$(BIN)/python -m lambda_http_cache $(ARGS)
 
 clean:
 	rm -rf $(VENV) dist cdk.out .pytest_cache .mypy_cache .ruff_cache
