@@ -120,3 +120,15 @@ def test_snapstart_restore_uses_fresh_connections(
     assert handler({"urls": urls}, None) == [True, False]
     assert proxy.connections > dynamodb_connections
     assert origin.connections > origin_connections
+
+
+def test_deleting_an_entry_costs_one_delete_item_and_no_scan(
+    table_name: str, origin: OriginServer, proxy: DynamoDbProxy
+) -> None:
+    url = origin.route("/del", "{}")
+    session = cached_session(table_name)
+    session.get(url)
+    proxy.reset()
+    session.cache.delete(urls=[url])
+    assert proxy.calls == {"DeleteItem": 1}
+    assert not session.get(url).from_cache  # gone from the memory tier too
