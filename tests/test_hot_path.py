@@ -132,3 +132,30 @@ def test_deleting_an_entry_costs_one_delete_item_and_no_scan(
     session.cache.delete(urls=[url])
     assert proxy.calls == {"DeleteItem": 1}
     assert not session.get(url).from_cache  # gone from the memory tier too
+
+
+def test_memoised_keys_still_follow_headers_and_settings(
+    table_name: str, origin: OriginServer
+) -> None:
+    url = origin.route("/memo", "{}")
+    session = cached_session(table_name)
+    assert not session.get(url, headers={"Authorization": "Bearer a"}).from_cache
+    assert not session.get(url, headers={"Authorization": "Bearer b"}).from_cache
+    assert session.get(url, headers={"Authorization": "Bearer a"}).from_cache
+    plain = requests.Request("GET", url, headers={"Accept": "text/html"}).prepare()
+    before = session.cache.create_key(plain)
+    session.settings.match_headers = ["Accept"]
+    assert session.cache.create_key(plain) != before
+
+
+def test_environment_proxies_are_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "skip.example.com")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/custom.pem")
+    ours = cached_session("unused_table")
+    plain = requests.Session()
+    for url in ("https://api.example.com/x", "https://skip.example.com/y", "http://h/z"):
+        for _ in range(2):  # the second answer comes from the memo
+            assert ours.merge_environment_settings(
+                url, {}, None, None, None
+            ) == plain.merge_environment_settings(url, {}, None, None, None)
