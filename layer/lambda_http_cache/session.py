@@ -137,7 +137,8 @@ def build_session(config: CacheConfig) -> CachedHttpSession:
             )
         except NoRegionError:
             raise ConfigError(
-                "AWS_REGION", "no AWS region is configured (Lambda sets AWS_REGION)"
+                "AWS_DEFAULT_REGION",
+                "no AWS region is configured (AWS_DEFAULT_REGION or AWS_REGION; Lambda sets both)",
             ) from None
         large_objects = None
         if config.large_object_bucket:
