@@ -1,0 +1,531 @@
+"""The targets, the printed tables, a Markdown summary and the latency chart, all computed from
+the results of one run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.warm import LABELS
+
+TARGET_HIT = 1.10
+TARGET_L1 = 1 / 20
+TARGET_COLD = 1.15
+TARGET_STORED = 1 / 3
+TARGET_THROUGHPUT = 0.9
+SHORT = {
+    "no_cache": "no cache",
+    "requests_cache": "requests-cache",
+    "ours_no_l1": "ours, no L1",
+    "ours_l1": "ours, L1",
+    "raw_get_item": "raw get_item",
+}
+
+
+def _median(summary: dict[str, Any] | None) -> float | None:
+    return summary["median_ms"] if summary else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 4) if a is not None and b else None
+
+
+def _target(
+    name: str, scope: str, value: float | None, limit: float, at_most: bool, detail: str
+) -> dict[str, Any]:
+    met = value is not None and (value <= limit if at_most else value >= limit)
+    return {
+        "target": name,
+        "scope": scope,
+        "value": value,
+        "limit": round(limit, 4),
+        "comparison": "<=" if at_most else ">=",
+        "met": met,
+        "detail": detail,
+    }
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    warm = results.get("warm")
+    if warm:
+        latency = warm["latency"]
+        for body, data in latency.items():
+            v = data["variants"]
+            ours, raw = _median(v["ours_no_l1"]["hit"]), _median(v["raw_get_item"]["hit"])
+            rows.append(
+                _target(
+                    "DynamoDB hit median / raw get_item median",
+                    body,
+                    _ratio(ours, raw),
+                    TARGET_HIT,
+                    True,
+                    f"{ours} ms vs {raw} ms",
+                )
+            )
+        for body, data in latency.items():
+            v = data["variants"]
+            l1, ddb = _median(v["ours_l1"]["hit"]), _median(v["ours_no_l1"]["hit"])
+            rows.append(
+                _target(
+                    "L1 hit median / DynamoDB hit median",
+                    body,
+                    _ratio(l1, ddb),
+                    TARGET_L1,
+                    True,
+                    f"{l1} ms vs {ddb} ms",
+                )
+            )
+        item = latency.get("json_100k", {}).get("items", {}).get("ours", {})
+        if item:
+            size = item.get("item_bytes")
+            raw_size = latency["json_100k"]["body_bytes"]
+            rows.append(
+                _target(
+                    "item size / body size",
+                    "json_100k",
+                    _ratio(size, raw_size),
+                    TARGET_STORED,
+                    True,
+                    f"{size} B item for a {raw_size} B body",
+                )
+            )
+        rate = warm["throughput"]["variants"]
+        ours_rate, raw_rate = rate["ours_no_l1"]["per_second"], rate["raw_get_item"]["per_second"]
+        rows.append(
+            _target(
+                f"hit throughput, {warm['throughput']['threads']} threads / raw get_item",
+                warm["throughput"]["body"],
+                _ratio(ours_rate, raw_rate),
+                TARGET_THROUGHPUT,
+                False,
+                f"{ours_rate} vs {raw_rate} per second",
+            )
+        )
+    cold = results.get("cold_start")
+    if cold:
+        for layer in ("bytecode", "no_bytecode"):
+            ours = cold["results"][f"{layer}/ours"]
+            base = cold["results"][f"{layer}/baseline"]
+            calls = sum(ours["dynamodb_calls_total"].values())
+            connects = ours["check_socket_connects"]
+            ratio = _ratio(ours["init_median_ms"], base["init_median_ms"])
+            row = _target(
+                "cold start / import-and-client baseline",
+                f"layer {'with' if layer == 'bytecode' else 'without'} bytecode",
+                ratio,
+                TARGET_COLD,
+                True,
+                f"{ours['init_median_ms']} ms vs {base['init_median_ms']} ms; "
+                f"{calls} DynamoDB calls in {ours['runs']} starts, {connects} socket connects",
+            )
+            row["met"] = row["met"] and calls == 0 and connects == 0
+            rows.append(row)
+    return rows
+
+
+# Text ----------------------------------------------------------------------------------------
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if abs(value) < 0.1 and value != 0:
+        return f"{value:.3f}"
+    return f"{value:.{digits}f}"
+
+
+def _calls(per: dict[str, float] | None) -> str:
+    if per is None:
+        return "-"
+    if not per:
+        return "0"
+    return " + ".join(f"{n:g} {op}" for op, n in per.items())
+
+
+def latency_rows(results: dict[str, Any]) -> list[list[str]]:
+    """One row per body and variant: the measured figures as text."""
+    warm = results["warm"]
+    rows = []
+    for body, data in warm["latency"].items():
+        counted = warm["calls"]["bodies"][body]
+        items = data["items"]
+        for variant, measured in data["variants"].items():
+            calls = counted.get(variant, {})
+            item = items["requests_cache"] if variant == "requests_cache" else items["ours"]
+            if variant == "no_cache":
+                item = {}
+            size = item.get("item_bytes") if item.get("stored") else None
+            hit, miss, failed = measured["hit"], measured["miss"], measured["failed"]
+            stored = (
+                f"{size:,} ({item['read_units_eventual']:g} RRU)"
+                if size is not None
+                else ("not stored" if item else "-")
+            )
+            identical = measured["byte_identical"]
+            errors = f" ({measured['errors']} errors)" if measured["errors"] else ""
+            rows.append(
+                [
+                    body,
+                    SHORT[variant],
+                    _fmt(_median(hit)),
+                    _fmt(hit["p99_ms"] if hit else None),
+                    (
+                        _fmt(_median(miss))
+                        if miss or not failed
+                        else f"failed after {_fmt(_median(failed))}"
+                    ),
+                    _fmt(miss["p99_ms"] if miss else None),
+                    _calls(calls.get("per_repeat")) if variant != "no_cache" else "0",
+                    _calls(calls.get("per_miss")) if variant != "raw_get_item" else "-",
+                    stored,
+                    (f"{measured['hit_ratio']:.0%}" if measured["hit_ratio"] is not None else "-")
+                    + errors,
+                    "-" if identical is None else ("yes" if identical else "NO"),
+                ]
+            )
+    return rows
+
+
+LATENCY_HEADER = [
+    "body",
+    "variant",
+    "hit median ms",
+    "hit p99 ms",
+    "miss median ms",
+    "miss p99 ms",
+    "DynamoDB calls / repeat",
+    "DynamoDB calls / miss",
+    "item bytes (read units)",
+    "hit ratio",
+    "byte-identical",
+]
+
+
+def cold_rows(results: dict[str, Any]) -> list[list[str]]:
+    cold = results["cold_start"]["results"]
+    rows = []
+    for layer in ("bytecode", "no_bytecode"):
+        base = cold[f"{layer}/baseline"]["init_median_ms"]
+        for setup in ("baseline", "ours", "requests_cache"):
+            r = cold[f"{layer}/{setup}"]
+            calls = r["dynamodb_calls_per_start"]
+            rows.append(
+                [
+                    "with bytecode" if layer == "bytecode" else "without bytecode (read-only)",
+                    {
+                        "baseline": "import requests, boto3 + client",
+                        "ours": "import the @cached_http handler",
+                        "requests_cache": "requests-cache documented setup",
+                    }[setup],
+                    _fmt(r["init_median_ms"], 1),
+                    f"{_fmt(r['init_p25_ms'], 1)} to {_fmt(r['init_p75_ms'], 1)}",
+                    f"{r['init_median_ms'] / base:.2f}",
+                    _calls(calls),
+                    str(r["check_socket_connects"]),
+                    str(r["modules"]),
+                ]
+            )
+    return rows
+
+
+COLD_HEADER = [
+    "layer",
+    "init work",
+    "median ms",
+    "p25 to p75 ms",
+    "x baseline",
+    "DynamoDB calls / start",
+    "socket connects",
+    "modules",
+]
+
+
+def target_rows(results: dict[str, Any]) -> list[list[str]]:
+    return [
+        [
+            t["target"],
+            t["scope"],
+            _fmt(t["value"], 3),
+            f"{t['comparison']} {_fmt(t['limit'], 3)}",
+            "met" if t["met"] else "MISSED",
+            t["detail"],
+        ]
+        for t in results["targets"]
+    ]
+
+
+TARGET_HEADER = ["target", "scope", "measured", "target", "", "figures"]
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(lines)
+
+
+def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _throughput_rows(results: dict[str, Any]) -> list[list[str]]:
+    rate = results["warm"]["throughput"]
+    return [
+        [
+            SHORT[name],
+            f"{v['per_second']:.0f}",
+            ", ".join(f"{x:.0f}" for x in v["rounds"]),
+            str(v["not_hits"]),
+            str(v["errors"]),
+        ]
+        for name, v in rate["variants"].items()
+    ]
+
+
+THROUGHPUT_HEADER = ["variant", "hits / s", "per round", "not hits", "errors"]
+
+
+def _breakdown_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    pieces = {k: v for k, v in results["warm"].get("hit_breakdown_us", {}).items() if k != "notes"}
+    bodies = list(pieces)
+    steps: list[str] = []
+    for measured in pieces.values():
+        steps += [step for step in measured if step not in steps]
+    rows = [[step, *(_fmt(pieces[b].get(step), 0) for b in bodies)] for step in steps]
+    return ["piece of a hit (median us)", *bodies], rows
+
+
+def _profile_lines(results: dict[str, Any]) -> list[str]:
+    lines = []
+    for name, p in results["warm"]["profiles"].items():
+        shares = ", ".join(
+            f"{group} {v['share']:.0%}" for group, v in list(p["by_package"].items())[:7]
+        )
+        lines.append(f"{name}: {p['wall_us_per_request']:.0f} us per request; {shares}")
+    return lines
+
+
+def text(results: dict[str, Any]) -> str:
+    parts = []
+    if "warm" in results:
+        parts += ["Latency, DynamoDB calls, item size, hits", ""]
+        parts += [_table(LATENCY_HEADER, latency_rows(results)), ""]
+        parts += [f"Hit throughput ({results['warm']['throughput']['threads']} threads)", ""]
+        parts += [_table(THROUGHPUT_HEADER, _throughput_rows(results)), ""]
+        construction = results["warm"]["calls"]["construction"]
+        first = results["warm"]["calls"]["construction_first_time"]["requests_cache"]
+        parts.append(
+            "DynamoDB calls while constructing the session: "
+            + "; ".join(f"{SHORT[k]} {_calls(v['calls'])}" for k, v in construction.items())
+            + f" (requests-cache on a missing table: {_calls(first['calls'])})"
+        )
+        if results["warm"].get("hit_breakdown_us"):
+            header, rows = _breakdown_rows(results)
+            parts += ["", "The pieces of a hit, each timed alone", "", _table(header, rows)]
+        parts += ["", "Where a hit's time goes (cProfile, own time by package):", ""]
+        parts += [*_profile_lines(results), ""]
+    if "cold_start" in results:
+        parts += [f"Cold start (python {results['cold_start']['python']}, isolated)", ""]
+        parts += [_table(COLD_HEADER, cold_rows(results)), ""]
+    parts += ["Targets", "", _table(TARGET_HEADER, target_rows(results))]
+    return "\n".join(parts)
+
+
+def markdown(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    parts = [
+        f"Measured {m['date'][:10]} on {m['nproc']} CPUs ({m['cpu']}), Python {m['python']}, "
+        f"commit {m['git_commit']}; load average {m['load_average_at_start']} at start.",
+        "",
+        _markdown_table(TARGET_HEADER, target_rows(results)),
+        "",
+    ]
+    if "warm" in results:
+        parts += [_markdown_table(LATENCY_HEADER, latency_rows(results)), ""]
+        parts += [_markdown_table(THROUGHPUT_HEADER, _throughput_rows(results)), ""]
+        if results["warm"].get("hit_breakdown_us"):
+            parts += [_markdown_table(*_breakdown_rows(results)), ""]
+    if "cold_start" in results:
+        parts += [_markdown_table(COLD_HEADER, cold_rows(results)), ""]
+    return "\n".join(parts)
+
+
+# Chart ----------------------------------------------------------------------------------------
+
+COLORS = {
+    "no_cache": "#9e9e9e",
+    "requests_cache": "#e07b39",
+    "ours_no_l1": "#3a6fb0",
+    "ours_l1": "#5aa469",
+    "raw_get_item": "#555555",
+    "baseline": "#9e9e9e",
+    "ours": "#3a6fb0",
+}
+
+
+def _grouped(
+    axis: Any,
+    groups: list[str],
+    series: list[str],
+    value: Any,
+    spread: Any,
+    *,
+    labels: dict[str, str],
+    missing: Any = None,
+) -> None:
+    width = 0.8 / len(series)
+    for index, name in enumerate(series):
+        xs, heights, highs = [], [], []
+        for g, group in enumerate(groups):
+            x = g + (index - (len(series) - 1) / 2) * width
+            v = value(group, name)
+            if v is None:
+                text = missing(group, name) if missing else "n/a"
+                axis.text(
+                    x,
+                    0.02,
+                    text,
+                    rotation=90,
+                    ha="center",
+                    va="bottom",
+                    fontsize=7,
+                    transform=axis.get_xaxis_transform(),
+                    color=COLORS.get(name),
+                )
+                continue
+            xs.append(x)
+            heights.append(v)
+            highs.append(spread(group, name))
+        axis.bar(xs, heights, width, label=labels[name], color=COLORS.get(name))
+        for x, h, high in zip(xs, heights, highs, strict=True):
+            if high is not None:
+                axis.plot([x, x], [h, high], color="black", linewidth=0.8)
+                axis.plot(
+                    [x - width / 4, x + width / 4], [high, high], color="black", linewidth=0.8
+                )
+    axis.set_xticks(range(len(groups)))
+
+
+def chart(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(2, 2, figsize=(13, 9), dpi=90)
+    m = results["machine"]
+    figure.suptitle(
+        f"lambda-http-cache benchmark, {m['date'][:10]}: {m['nproc']} CPUs, Python {m['python']}"
+        f", local DynamoDB-compatible server, origin delay {results['settings']['origin_delay']:g}"
+        " ms  (bars: median; whiskers: p99)",
+        fontsize=10,
+    )
+    warm = results.get("warm")
+    if warm:
+        latency = warm["latency"]
+        bodies = list(latency)
+        names = [f"{b}\n{latency[b]['body_bytes']:,} B" for b in bodies]
+
+        def measured(kind: str, field: str) -> Any:
+            def get(body: str, variant: str) -> float | None:
+                s = latency[body]["variants"][variant][kind]
+                return s[field] if s else None
+
+            return get
+
+        def why(body: str, variant: str) -> str:
+            v = latency[body]["variants"][variant]
+            return "failed" if v["errors"] and not v["miss"] and not v["repeat"] else "no hit"
+
+        ax = axes[0][0]
+        series = ["requests_cache", "ours_no_l1", "ours_l1", "raw_get_item"]
+        _grouped(
+            ax,
+            bodies,
+            series,
+            measured("hit", "median_ms"),
+            measured("hit", "p99_ms"),
+            labels={k: SHORT[k] for k in series},
+            missing=why,
+        )
+        ax.set_xticklabels(names, fontsize=8)
+        ax.set_yscale("log")
+        ax.set_ylabel("ms (log scale)")
+        ax.set_title("Cache hits", fontsize=10)
+        ax.legend(fontsize=8)
+
+        ax = axes[0][1]
+        series = ["no_cache", "requests_cache", "ours_no_l1", "ours_l1"]
+        _grouped(
+            ax,
+            bodies,
+            series,
+            measured("miss", "median_ms"),
+            measured("miss", "p99_ms"),
+            labels={k: SHORT[k] for k in series},
+            missing=why,
+        )
+        ax.set_xticklabels(names, fontsize=8)
+        ax.set_ylabel("ms")
+        ax.set_title("Misses (origin answers after the delay)", fontsize=10)
+        ax.legend(fontsize=8)
+
+        ax = axes[1][1]
+        rate = warm["throughput"]["variants"]
+        order = [n for n in ("raw_get_item", "ours_no_l1", "ours_l1") if n in rate]
+        ax.barh(
+            [SHORT[n] for n in order],
+            [rate[n]["per_second"] for n in order],
+            color=[COLORS[n] for n in order],
+        )
+        for y, n in enumerate(order):
+            ax.text(
+                rate[n]["per_second"], y, f" {rate[n]['per_second']:.0f}/s", va="center", fontsize=8
+            )
+        ax.set_xlabel("hits per second")
+        ax.set_title(
+            f"Hit throughput, {warm['throughput']['threads']} threads, "
+            f"{warm['throughput']['body']}",
+            fontsize=10,
+        )
+    else:
+        axes[0][0].axis("off")
+        axes[0][1].axis("off")
+        axes[1][1].axis("off")
+
+    cold = results.get("cold_start")
+    ax = axes[1][0]
+    if cold:
+        layers = ["bytecode", "no_bytecode"]
+        series = ["baseline", "ours", "requests_cache"]
+        r = cold["results"]
+        _grouped(
+            ax,
+            layers,
+            series,
+            lambda layer, setup: r[f"{layer}/{setup}"]["init_median_ms"],
+            lambda layer, setup: r[f"{layer}/{setup}"]["init_p75_ms"],
+            labels={
+                "baseline": "import requests, boto3 + client",
+                "ours": "import @cached_http handler",
+                "requests_cache": "requests-cache documented setup",
+            },
+        )
+        ax.set_xticklabels(
+            ["layer with bytecode", "layer without bytecode (read-only)"], fontsize=8
+        )
+        ax.set_ylabel("ms")
+        ax.set_title(f"Cold start init work, Python {cold['python']} (whiskers: p75)", fontsize=10)
+        ax.legend(fontsize=8)
+    else:
+        ax.axis("off")
+    figure.tight_layout(rect=(0, 0, 1, 0.96))
+    figure.savefig(path)
+    plt.close(figure)
+
+
+__all__ = ["LABELS", "chart", "markdown", "targets", "text"]
