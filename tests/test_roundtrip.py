@@ -148,3 +148,16 @@ def test_an_expired_item_still_in_the_table_is_not_served(
     again = session.get(url)
     assert not again.from_cache
     assert origin.hits["/stale"] == 2
+
+
+def test_drop_in_for_requests_cache_cached_session(table_name: str, origin: OriginServer) -> None:
+    """As requests-cache's documentation shows it, with this backend in place of its own."""
+    from lambda_http_cache import DynamoDbCache
+    from requests_cache import CachedSession
+
+    url = origin.route("/drop-in", '{"price": 1.5, "qty": [1, 2]}')
+    first = CachedSession(backend=DynamoDbCache(table_name), expire_after=60).get(url)
+    second = CachedSession(backend=DynamoDbCache(table_name), expire_after=60).get(url)
+    assert not first.from_cache
+    assert second.from_cache
+    assert second.content == b'{"price": 1.5, "qty": [1, 2]}'
