@@ -1,11 +1,13 @@
 """The project's CDK app: the cache with example functions, and a consumer attaching by ARN.
 
-- ``LambdaHttpCache``: the :class:`HttpCache` construct (table, layer, SSM parameter) and the
-  example function ``functions/catalog`` deployed three ways on the latest Python runtime:
-  x86_64, arm64, and x86_64 with SnapStart (published version behind the alias ``live``).
+- ``LambdaHttpCache``: the :class:`HttpCache` construct (table, layer, SSM parameter,
+  dashboard and alarms; no large-object bucket) and the example function ``functions/catalog``
+  deployed three ways on the latest Python runtime: x86_64, arm64, and x86_64 with SnapStart
+  (published version behind the alias ``live``).
 - ``LambdaHttpCacheConsumer``: the same function code wired the way another stack or account
   does it: the layer by the version ARN read from SSM (or the ``http-cache:layer-arn`` context
-  value), the table by name. It depends on the first stack, which writes the parameter.
+  value), the table by name, the metrics under the table's name so that the first stack's
+  dashboard sees them. It depends on the first stack, which writes the parameter.
 
 Both stacks are environment-agnostic: ``cdk synth`` needs no credentials, and ``cdk deploy``
 targets the account and region of the credentials in use.
@@ -101,11 +103,19 @@ class HttpCacheStack(Stack):
         layer_dir: Path | None = None,
         build_layer: bool = True,
         table_name: str = DEFAULT_TABLE_NAME,
+        monitoring: bool = True,
+        large_object_bucket: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.cache = HttpCache(
-            self, "HttpCache", table_name=table_name, layer_dir=layer_dir, build_layer=build_layer
+            self,
+            "HttpCache",
+            table_name=table_name,
+            layer_dir=layer_dir,
+            build_layer=build_layer,
+            monitoring=monitoring,
+            large_object_bucket=large_object_bucket,
         )
 
         self.x86_64 = catalog_function(self, "CatalogX86", lambda_.Architecture.X86_64)
@@ -147,6 +157,15 @@ class HttpCacheStack(Stack):
                 )
         for function in self.functions:
             CfnOutput(self, f"{function.node.id}Name", value=function.function_name)
+        if self.cache.dashboard is not None:
+            CfnOutput(
+                self,
+                "DashboardName",
+                value=self.cache.dashboard.dashboard_name,
+                description="CloudWatch dashboard of the cache (README: Dashboard and alarms)",
+            )
+        if self.cache.bucket is not None:
+            CfnOutput(self, "LargeObjectBucketName", value=self.cache.bucket.bucket_name)
 
 
 class HttpCacheConsumerStack(Stack):

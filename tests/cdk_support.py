@@ -1,4 +1,5 @@
-"""What the CDK and layer tests share: one layer build and one synthesis per test session."""
+"""What the CDK and layer tests share: one layer build and one synthesis of each app per test
+session (the project's app, and a small app with the construct's options)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CDK_DIR = ROOT / "cdk"
 
 _layer_dirs: dict[str, Path] = {}
-_synthesis: Synthesis | None = None
+_syntheses: dict[str, Synthesis] = {}
+OPTIONS_STACK = "HttpCacheOptions"
+IMPORTED_BUCKET = "my-large-bodies"
 
 
 def layer_dir(factory: pytest.TempPathFactory, name: str = "layer") -> Path:
@@ -55,23 +58,69 @@ class Synthesis:
     layer_dir: Path
 
 
+def _synthesize(name: str, app: Any, layers: Path) -> Synthesis:
+    from aws_cdk import Stack
+
+    assembly = app.synth()
+    by_name = {s.stack_name: s for s in app.node.children if isinstance(s, Stack)}
+    templates = {
+        stack.stack_name: json.loads(
+            (Path(assembly.directory) / stack.template_file).read_text(encoding="utf-8")
+        )
+        for stack in assembly.stacks
+    }
+    _syntheses[name] = Synthesis(app, by_name, templates, Path(assembly.directory), layers)
+    return _syntheses[name]
+
+
 def synthesis(factory: pytest.TempPathFactory) -> Synthesis:
     """The app built on this session's layer (never rebuilt mid-session), synthesized once."""
-    global _synthesis
-    if _synthesis is None:
-        from aws_cdk import Stack
-
+    if "app" not in _syntheses:
         _, stacks = cdk_modules()
         layers = layer_dir(factory)
         outdir = factory.mktemp("cdk.out")
         app = stacks.build_app(layer_dir=layers, build_layer=False, outdir=str(outdir))
-        assembly = app.synth()
-        by_name = {s.stack_name: s for s in app.node.children if isinstance(s, Stack)}
-        templates = {
-            stack.stack_name: json.loads(
-                (Path(assembly.directory) / stack.template_file).read_text(encoding="utf-8")
-            )
-            for stack in assembly.stacks
-        }
-        _synthesis = Synthesis(app, by_name, templates, outdir, layers)
-    return _synthesis
+        _synthesize("app", app, layers)
+    return _syntheses["app"]
+
+
+def options_synthesis(factory: pytest.TempPathFactory) -> Synthesis:
+    """A small app, synthesized once, with cdk-nag's checks: one stack whose cache has the
+    options the project's app leaves at their defaults (no monitoring, the large-object
+    bucket), and three functions: ``Attached`` (``attach``), ``OptedOut``
+    (``attach(metrics_service=False)``) and ``ByName`` (``grant_cache_access`` on a table
+    and a bucket imported by name, the metrics under ``custom-service``)."""
+    if "options" not in _syntheses:
+        from aws_cdk import App, Aspects, Stack
+        from aws_cdk import aws_dynamodb as dynamodb
+        from aws_cdk import aws_lambda as lambda_
+        from aws_cdk import aws_s3 as s3
+        from cdk_nag import AwsSolutionsChecks
+
+        construct, stacks = cdk_modules()
+        layers = layer_dir(factory)
+        app = App(outdir=str(factory.mktemp("cdk-options.out")))
+        stack = Stack(app, OPTIONS_STACK)
+        cache = construct.HttpCache(
+            stack,
+            "HttpCache",
+            layer_dir=layers,
+            build_layer=False,
+            parameter_prefix=None,
+            monitoring=False,
+            large_object_bucket=True,
+        )
+        x86 = lambda_.Architecture.X86_64
+        cache.attach(stacks.catalog_function(stack, "Attached", x86))
+        cache.attach(stacks.catalog_function(stack, "OptedOut", x86), metrics_service=False)
+        by_name = stacks.catalog_function(stack, "ByName", x86)
+        by_name.add_layers(cache.layers[0].layer)
+        construct.grant_cache_access(
+            by_name,
+            dynamodb.Table.from_table_name(stack, "ImportedTable", "other_cache"),
+            metrics_service="custom-service",
+            bucket=s3.Bucket.from_bucket_name(stack, "ImportedBucket", IMPORTED_BUCKET),
+        )
+        Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
+        _synthesize("options", app, layers)
+    return _syntheses["options"]

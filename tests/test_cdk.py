@@ -1,6 +1,8 @@
 """The CDK app, synthesized once per session: the table, least-privilege grants, the layer on
-each function, outputs and SSM parameters, cdk-nag's AwsSolutions checks and cfn-lint; the
-construct in another app; and the plain CloudFormation template of the table."""
+each function, outputs and SSM parameters, the dashboard and alarms, cdk-nag's AwsSolutions
+checks and cfn-lint; a small app with the construct's options (no monitoring, the bucket for
+large bodies), also synthesized once; the construct in another app; and the plain
+CloudFormation template of the table."""
 
 from __future__ import annotations
 
@@ -13,11 +15,21 @@ from typing import Any
 import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Annotations, Match, Template
 from cfnlint.api import ManualArgs, lint_file
 from cfnlint.decode import decode
 
-from tests.cdk_support import ROOT, Synthesis, cdk_modules, layer_dir, synthesis
+from tests.cdk_support import (
+    IMPORTED_BUCKET,
+    OPTIONS_STACK,
+    ROOT,
+    Synthesis,
+    cdk_modules,
+    layer_dir,
+    options_synthesis,
+    synthesis,
+)
 
 construct, stacks = cdk_modules()
 
@@ -46,6 +58,16 @@ def main(synth: Synthesis) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def consumer(synth: Synthesis) -> dict[str, Any]:
     return synth.templates[stacks.CONSUMER_STACK]
+
+
+@pytest.fixture(scope="module")
+def options_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
+    return options_synthesis(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def options(options_synth: Synthesis) -> dict[str, Any]:
+    return options_synth.templates[OPTIONS_STACK]
 
 
 # Helpers ------------------------------------------------------------------------------------------
@@ -105,6 +127,64 @@ def readme_deploy_section() -> str:
     return text[start:end]
 
 
+def readme_dashboard_section() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("### Dashboard and alarms")
+    return text[start : text.index("\n### ", start + 1)]
+
+
+def dashboard_body(template: dict[str, Any]) -> dict[str, Any]:
+    """The dashboard's JSON, its references rendered (``${Table}``, ``${AWS::Region}``)."""
+    _, dashboard = only(template, "AWS::CloudWatch::Dashboard")
+    body: dict[str, Any] = json.loads(render(dashboard["Properties"]["DashboardBody"]))
+    return body
+
+
+def dashboard_metrics(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every metric and expression of every widget, as dicts: ``namespace``, ``name``,
+    ``dimensions``, ``stat``, ``expression``, ``widget`` (its title)."""
+    found = []
+    for widget in body["widgets"]:
+        properties = widget["properties"]
+        for row in properties.get("metrics", []):
+            *fields, options = row if isinstance(row[-1], dict) else (*row, {})
+            entry = {"widget": properties.get("title"), **options}
+            if fields:
+                namespace, name, *dimensions = fields
+                entry.update(
+                    namespace=namespace,
+                    name=name,
+                    dimensions=dict(zip(dimensions[::2], dimensions[1::2], strict=True)),
+                )
+            found.append(entry)
+    return found
+
+
+def alarm_metrics(alarm: dict[str, Any]) -> tuple[str, dict[str, dict[str, Any]]]:
+    """An alarm's math expression and its metrics by id."""
+    queries = alarm["Properties"]["Metrics"]
+    (expression,) = [q["Expression"] for q in queries if q.get("ReturnData", True)]
+    metrics = {q["Id"]: q["MetricStat"] for q in queries if "MetricStat" in q}
+    return expression, metrics
+
+
+def statements_with(template: dict[str, Any], prefix: str, role_id: str) -> list[dict[str, Any]]:
+    return [
+        s
+        for s in role_statements(template, role_id)
+        if any(a.startswith(prefix) for a in as_list(s["Action"]))
+    ]
+
+
+def function_named(template: dict[str, Any], name: str) -> dict[str, Any]:
+    (properties,) = [
+        f["Properties"]
+        for logical_id, f in of_type(template, "AWS::Lambda::Function").items()
+        if logical_id.startswith(name)
+    ]
+    return properties
+
+
 # The table ----------------------------------------------------------------------------------------
 
 
@@ -148,8 +228,9 @@ def test_consumer_stack_owns_no_table_or_layer(consumer: dict[str, Any]) -> None
 
 def test_the_documented_actions_are_get_and_put_item_only() -> None:
     assert set(construct.CACHE_TABLE_ACTIONS) == {"dynamodb:GetItem", "dynamodb:PutItem"}
+    assert set(construct.LARGE_OBJECT_ACTIONS) == {"s3:GetObject", "s3:PutObject"}
     section = readme_deploy_section()
-    for action in construct.CACHE_TABLE_ACTIONS:
+    for action in (*construct.CACHE_TABLE_ACTIONS, *construct.LARGE_OBJECT_ACTIONS):
         assert action in section
 
 
@@ -192,14 +273,18 @@ def test_no_policy_anywhere_grants_more_dynamodb(synth: Synthesis) -> None:
 # Functions ----------------------------------------------------------------------------------------
 
 
-def test_functions_get_the_table_name_and_the_api_url(synth: Synthesis) -> None:
+def test_functions_get_the_table_name_the_metrics_service_and_the_api_url(
+    synth: Synthesis,
+) -> None:
     table_id, _ = only(synth.templates[stacks.MAIN_STACK], "AWS::DynamoDB::Table")
     expected_table = {stacks.MAIN_STACK: {"Ref": table_id}, stacks.CONSUMER_STACK: "http_cache"}
     for stack, _, properties in functions(synth):
         variables = properties["Environment"]["Variables"]
+        # No bucket by default: no HTTP_CACHE_S3_BUCKET.
         assert variables == {
             "CATALOG_API_URL": stacks.CATALOG_API_URL,
             construct.TABLE_ENV: expected_table[stack],
+            construct.SERVICE_ENV: "http_cache",
         }
         assert properties["Handler"] == "handler.handler"
         assert properties["Runtime"] == "python3.14" == stacks.RUNTIME.name
@@ -300,39 +385,69 @@ def test_outputs_and_ssm_parameters(main: dict[str, Any]) -> None:
 # cdk-nag and cfn-lint -----------------------------------------------------------------------------
 
 
-def test_cdk_nag_aws_solutions_finds_nothing_unsuppressed(synth: Synthesis) -> None:
-    for name, stack in synth.stacks.items():
+def nag_suppressions(synth: Synthesis) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (resource["Type"], rule)
+        for template in synth.templates.values()
+        for resource in template["Resources"].values()
+        for rule in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])
+    ]
+
+
+@pytest.mark.parametrize("app", ["project", "options"])
+def test_cdk_nag_aws_solutions_finds_nothing_unsuppressed(
+    app: str, synth: Synthesis, options_synth: Synthesis
+) -> None:
+    checked = synth if app == "project" else options_synth
+    for name, stack in checked.stacks.items():
         annotations = Annotations.from_stack(stack)
         errors = annotations.find_error("*", Match.string_like_regexp("AwsSolutions-.*"))
         warnings = annotations.find_warning("*", Match.string_like_regexp("AwsSolutions-.*"))
         assert errors == [], (name, [e.entry.data for e in errors])
         assert warnings == [], (name, [w.entry.data for w in warnings])
         assert annotations.find_error("*", Match.any_value()) == []
-        (report,) = synth.outdir.glob(f"AwsSolutions-*-{name}-NagReport.csv")
+        (report,) = checked.outdir.glob(f"AwsSolutions-*-{name}-NagReport.csv")
         assert '"Non-Compliant"' not in report.read_text(encoding="utf-8")
 
 
-def test_every_nag_suppression_carries_a_reason(synth: Synthesis) -> None:
-    suppressions = [
-        rule
-        for template in synth.templates.values()
-        for resource in template["Resources"].values()
-        for rule in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])
-    ]
-    assert len(suppressions) == 4  # one per function role
-    for rule in suppressions:
+def test_every_nag_suppression_carries_a_reason(synth: Synthesis, options_synth: Synthesis) -> None:
+    project = nag_suppressions(synth)
+    # One per function role: the basic execution policy (logs only).
+    assert [(kind, rule["id"]) for kind, rule in project] == [
+        ("AWS::IAM::Role", "AwsSolutions-IAM4")
+    ] * 4
+    options = nag_suppressions(options_synth)
+    # The same for the three functions; the bucket's access logs; and for each function
+    # granted the bucket (role and its default policy), the object-key wildcard.
+    assert sorted((kind, rule["id"]) for kind, rule in options) == sorted(
+        [("AWS::IAM::Role", "AwsSolutions-IAM4")] * 3
+        + [("AWS::S3::Bucket", "AwsSolutions-S1")]
+        + [("AWS::IAM::Role", "AwsSolutions-IAM5"), ("AWS::IAM::Policy", "AwsSolutions-IAM5")] * 3
+    )
+    for kind, rule in project + options:
         assert rule["id"].startswith("AwsSolutions-")
         assert len(rule.get("reason", "").split()) >= 5, rule
-        assert rule.get("applies_to"), f"{rule['id']} suppressed for every finding"
-    # And in the code: every suppression is written with a reason.
-    for source in (ROOT / "cdk").glob("*.py"):
-        text = source.read_text(encoding="utf-8")
-        assert text.count("NagPackSuppression(") == text.count("reason=")
+        if kind != "AWS::S3::Bucket":  # access logging is one finding, not a list
+            assert rule.get("applies_to"), f"{rule['id']} suppressed for every finding"
+    # The wildcard suppressed is the objects under the cache prefix, nothing wider.
+    prefix = construct.DEFAULT_LARGE_OBJECT_PREFIX
+    for _, rule in options:
+        if rule["id"] == "AwsSolutions-IAM5":
+            (applies_to,) = rule["applies_to"]
+            pattern = re.compile(applies_to["regex"].strip("/"))
+            assert pattern.match(f"Resource::<HttpCacheLargeObjects1234.Arn>/{prefix}*")
+            assert pattern.match(f"Resource::arn:<AWS::Partition>:s3:::bucket/{prefix}*")
+            assert not pattern.match("Resource::<HttpCacheLargeObjects1234.Arn>/*")
+            assert not pattern.match("Resource::*")
 
 
-def test_cfn_lint_passes_every_synthesized_template(synth: Synthesis) -> None:
-    templates = sorted(synth.outdir.glob("*.template.json"))
-    assert len(templates) == 2
+@pytest.mark.parametrize("app", ["project", "options"])
+def test_cfn_lint_passes_every_synthesized_template(
+    app: str, synth: Synthesis, options_synth: Synthesis
+) -> None:
+    checked = synth if app == "project" else options_synth
+    templates = sorted(checked.outdir.glob("*.template.json"))
+    assert len(templates) == len(checked.templates)
     for template in templates:
         matches = lint_file(template, ManualArgs(regions=CFN_LINT_REGIONS))
         errors = [str(m) for m in matches if m.rule.severity == "error"]
@@ -387,11 +502,21 @@ def test_the_construct_in_another_app(tmp_path_factory: pytest.TempPathFactory) 
     (properties,) = attached
     assert properties["Architectures"] == ["arm64"]
     assert properties["Environment"]["Variables"] == {
-        construct.TABLE_ENV: {"Ref": only(template, "AWS::DynamoDB::Table")[0]}
+        construct.TABLE_ENV: {"Ref": only(template, "AWS::DynamoDB::Table")[0]},
+        construct.SERVICE_ENV: "my_cache",  # the table name by default
     }
     role_id = properties["Role"]["Fn::GetAtt"][0]
     (statement,) = role_statements(template, role_id)
     assert sorted(statement["Action"]) == sorted(construct.CACHE_TABLE_ACTIONS)
+    # Monitoring is on by default, watching the metrics of that service.
+    assert cache.metrics_service == "my_cache"
+    assert len(of_type(template, "AWS::CloudWatch::Alarm")) == 2
+    services = {
+        m["dimensions"].get("service")
+        for m in dashboard_metrics(dashboard_body(template))
+        if m.get("namespace") == construct.METRICS_NAMESPACE
+    }
+    assert services == {"my_cache"}
 
 
 def test_the_construct_builds_the_layer_only_when_needed(
@@ -406,6 +531,242 @@ def test_the_construct_builds_the_layer_only_when_needed(
     manifest = construct.load_layer_manifest(copy)
     (entry,) = manifest["layers"]
     assert (copy / entry["file"]).stat().st_size == entry["size"]
+
+
+# Dashboard and alarms -----------------------------------------------------------------------------
+
+
+def test_the_construct_names_the_metrics_and_settings_the_library_uses(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from lambda_http_cache import config, observability
+
+    assert {k: v[0] for k, v in observability.COUNT_METRICS.items()} == construct.COUNT_METRICS
+    assert construct.LATENCY_METRICS == observability.LATENCY_METRICS
+    assert construct.METRICS_NAMESPACE == config.DEFAULT_METRICS_NAMESPACE
+    assert config.ENVIRONMENT["table_name"][0] == construct.TABLE_ENV
+    assert config.ENVIRONMENT["service"][0] == construct.SERVICE_ENV
+    assert config.ENVIRONMENT["large_object_bucket"][0] == construct.BUCKET_ENV
+    assert config.ENVIRONMENT["large_object_prefix"][0] == construct.PREFIX_ENV
+    defaults = config.CacheConfig(namespace="n")
+    assert defaults.large_object_prefix == construct.DEFAULT_LARGE_OBJECT_PREFIX
+    # What the library prints: the namespace, and the one dimension with its value.
+    publisher = observability.MetricsPublisher(construct.METRICS_NAMESPACE, "svc")
+    publisher.publish({"hits": 1}, {"cache": [1.5], "origin": [30.0]})
+    (document,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    (directive,) = document["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == construct.METRICS_NAMESPACE
+    assert directive["Dimensions"] == [[construct.METRICS_DIMENSION]]
+    assert document[construct.METRICS_DIMENSION] == "svc"
+    assert {m["Name"] for m in directive["Metrics"]} == {
+        *construct.COUNT_METRICS.values(),
+        *construct.LATENCY_METRICS.values(),
+    }
+
+
+def test_the_dashboard_shows_the_documented_metrics(main: dict[str, Any]) -> None:
+    table_id, _ = only(main, "AWS::DynamoDB::Table")
+    metrics = dashboard_metrics(dashboard_body(main))
+    library = [m for m in metrics if m.get("namespace") == construct.METRICS_NAMESPACE]
+    published = {*construct.COUNT_METRICS.values(), *construct.LATENCY_METRICS.values()}
+    names = {m["name"] for m in library}
+    assert names <= published  # no name the library does not publish
+    assert names >= {
+        "CacheHits",
+        "CacheMisses",
+        "CacheMemoryHits",
+        "CacheErrors",
+        "CacheBypassed",
+        "CacheOversizeSkips",
+        "CacheLatency",
+        "OriginLatency",
+    }
+    assert {tuple(m["dimensions"].items()) for m in library} == {(("service", "http_cache"),)}
+    for name in construct.LATENCY_METRICS.values():
+        assert {m["stat"] for m in library if m["name"] == name} == {"p50", "p99"}
+    expressions = {m["expression"] for m in metrics if "expression" in m}
+    assert "100 * hits / (hits + misses)" in expressions
+    assert "100 * memory / hits" in expressions
+    # The table: consumed units and the throttles of the two calls the library makes.
+    table = [m for m in metrics if m.get("namespace") == "AWS/DynamoDB"]
+    assert {m["dimensions"]["TableName"] for m in table} == {f"${{{table_id}}}"}
+    assert {m["name"] for m in table} == {
+        "ConsumedReadCapacityUnits",
+        "ConsumedWriteCapacityUnits",
+        "ThrottledRequests",
+    }
+    throttled = [m for m in table if m["name"] == "ThrottledRequests"]
+    assert {m["dimensions"].get("Operation") for m in throttled} == {"GetItem", "PutItem"}
+    # Every graph's metrics are documented in the README's section on the dashboard.
+    section = readme_dashboard_section()
+    for name in names | {m["name"] for m in table}:
+        assert name in section, name
+
+
+def test_the_alarms_watch_the_failure_rate_and_table_throttling(main: dict[str, Any]) -> None:
+    table_id, _ = only(main, "AWS::DynamoDB::Table")
+    alarms = {k: a for k, a in of_type(main, "AWS::CloudWatch::Alarm").items()}
+    assert len(alarms) == 2
+    (failure,) = [a for k, a in alarms.items() if "FailureRate" in k]
+    (throttle,) = [a for k, a in alarms.items() if "Throttle" in k]
+
+    properties = failure["Properties"]
+    assert properties["Threshold"] == construct.ERROR_RATE_THRESHOLD_PERCENT == 5
+    assert properties["ComparisonOperator"] == "GreaterThanThreshold"
+    assert properties["EvaluationPeriods"] == 3
+    assert properties["DatapointsToAlarm"] == 2
+    assert properties["TreatMissingData"] == "notBreaching"
+    expression, metrics = alarm_metrics(failure)
+    assert expression == ("IF((hits + misses) > 0, 100 * (errors + bypassed) / (hits + misses), 0)")
+    assert {i: m["Metric"]["MetricName"] for i, m in metrics.items()} == {
+        "hits": "CacheHits",
+        "misses": "CacheMisses",
+        "errors": "CacheErrors",
+        "bypassed": "CacheBypassed",
+    }
+    for metric in metrics.values():
+        assert metric["Metric"]["Namespace"] == "LambdaHttpCache"
+        assert metric["Metric"]["Dimensions"] == [{"Name": "service", "Value": "http_cache"}]
+        assert (metric["Period"], metric["Stat"]) == (300, "Sum")
+
+    properties = throttle["Properties"]
+    assert properties["Threshold"] == construct.THROTTLE_THRESHOLD == 0
+    assert properties["ComparisonOperator"] == "GreaterThanThreshold"
+    assert properties["EvaluationPeriods"] == 1
+    assert properties["TreatMissingData"] == "notBreaching"
+    expression, metrics = alarm_metrics(throttle)
+    assert expression == "FILL(getitem, 0) + FILL(putitem, 0)"
+    for operation, metric in zip(("GetItem", "PutItem"), metrics.values(), strict=True):
+        assert metric["Metric"]["Namespace"] == "AWS/DynamoDB"
+        assert metric["Metric"]["MetricName"] == "ThrottledRequests"
+        dimensions = {d["Name"]: d["Value"] for d in metric["Metric"]["Dimensions"]}
+        assert dimensions == {"TableName": {"Ref": table_id}, "Operation": operation}
+        assert (metric["Period"], metric["Stat"]) == (300, "Sum")
+
+    # The README states each threshold.
+    section = readme_dashboard_section()
+    assert "more than 5" in section
+    assert "2 of 3" in section
+
+
+def test_every_function_reports_under_the_service_the_alarms_watch(synth: Synthesis) -> None:
+    main = synth.templates[stacks.MAIN_STACK]
+    watched = {
+        d["Value"]
+        for alarm in of_type(main, "AWS::CloudWatch::Alarm").values()
+        for query in alarm["Properties"]["Metrics"]
+        if query.get("MetricStat", {}).get("Metric", {}).get("Namespace") == "LambdaHttpCache"
+        for d in query["MetricStat"]["Metric"]["Dimensions"]
+    }
+    assert watched == {"http_cache"}
+    # The consumer's function too: it attaches by ARN, in another stack.
+    for _, logical_id, properties in functions(synth):
+        assert properties["Environment"]["Variables"][construct.SERVICE_ENV] in watched, logical_id
+    assert "DashboardName" in main["Outputs"]
+
+
+def test_without_monitoring_there_is_no_dashboard_or_alarm(options: dict[str, Any]) -> None:
+    assert of_type(options, "AWS::CloudWatch::Dashboard") == {}
+    assert of_type(options, "AWS::CloudWatch::Alarm") == {}
+
+
+def test_a_function_can_keep_its_own_metrics_service(options: dict[str, Any]) -> None:
+    variables = function_named(options, "OptedOut")["Environment"]["Variables"]
+    assert construct.SERVICE_ENV not in variables
+    variables = function_named(options, "Attached")["Environment"]["Variables"]
+    assert variables[construct.SERVICE_ENV] == "http_cache"
+    variables = function_named(options, "ByName")["Environment"]["Variables"]
+    assert variables[construct.SERVICE_ENV] == "custom-service"
+
+
+# The bucket for large bodies ----------------------------------------------------------------------
+
+
+def test_no_bucket_and_no_s3_grant_by_default(synth: Synthesis) -> None:
+    for name, template in synth.templates.items():
+        assert of_type(template, "AWS::S3::Bucket") == {}, name
+        for policy in of_type(template, "AWS::IAM::Policy").values():
+            assert '"s3:' not in json.dumps(policy), name
+        for role in of_type(template, "AWS::IAM::Role").values():
+            assert '"s3:' not in json.dumps(role), name
+    for _, logical_id, properties in functions(synth):
+        variables = properties["Environment"]["Variables"]
+        assert construct.BUCKET_ENV not in variables, logical_id
+        assert construct.PREFIX_ENV not in variables, logical_id
+
+
+def test_the_large_object_bucket(options: dict[str, Any]) -> None:
+    bucket_id, bucket = only(options, "AWS::S3::Bucket")
+    properties = bucket["Properties"]
+    assert properties["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    (encryption,) = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption == {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+    assert "VersioningConfiguration" not in properties
+    (rule,) = properties["LifecycleConfiguration"]["Rules"]
+    assert rule["Status"] == "Enabled"
+    assert rule["ExpirationInDays"] == construct.DEFAULT_LARGE_OBJECT_EXPIRY_DAYS == 1
+    assert "Prefix" not in rule  # every object in the bucket expires
+    assert bucket["DeletionPolicy"] == "Retain"
+    # TLS only.
+    _, policy = only(options, "AWS::S3::BucketPolicy")
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert bucket_id.startswith("HttpCacheLargeObjects")
+
+
+def test_attached_functions_get_the_bucket_and_exactly_get_and_put_object(
+    options: dict[str, Any],
+) -> None:
+    bucket_id, _ = only(options, "AWS::S3::Bucket")
+    table_id, _ = only(options, "AWS::DynamoDB::Table")
+    prefix = construct.DEFAULT_LARGE_OBJECT_PREFIX
+    expected = {
+        "Attached": ({"Ref": bucket_id}, f"${{{bucket_id}.Arn}}/{prefix}*"),
+        "OptedOut": ({"Ref": bucket_id}, f"${{{bucket_id}.Arn}}/{prefix}*"),
+        "ByName": (IMPORTED_BUCKET, f"arn:${{AWS::Partition}}:s3:::{IMPORTED_BUCKET}/{prefix}*"),
+    }
+    for name, (bucket_value, object_arn) in expected.items():
+        properties = function_named(options, name)
+        variables = properties["Environment"]["Variables"]
+        assert variables[construct.BUCKET_ENV] == bucket_value, name
+        assert variables[construct.PREFIX_ENV] == prefix, name
+        role_id = properties["Role"]["Fn::GetAtt"][0]
+        (s3_statement,) = statements_with(options, "s3:", role_id)
+        assert s3_statement["Effect"] == "Allow"
+        assert sorted(as_list(s3_statement["Action"])) == sorted(construct.LARGE_OBJECT_ACTIONS)
+        assert [render(r) for r in as_list(s3_statement["Resource"])] == [object_arn], name
+        assert "Condition" not in s3_statement
+        # And the table grant as without the bucket: nothing else in the role.
+        (dynamodb_statement,) = statements_with(options, "dynamodb:", role_id)
+        assert role_statements(options, role_id) == [dynamodb_statement, s3_statement]
+        table_arn = [render(r) for r in as_list(dynamodb_statement["Resource"])]
+        if name == "ByName":
+            assert table_arn == [IMPORTED_TABLE_ARN.replace("http_cache", "other_cache")]
+        else:
+            assert table_arn == [f"${{{table_id}.Arn}}"]
+
+
+def test_large_object_options_are_checked(tmp_path_factory: pytest.TempPathFactory) -> None:
+    stack = Stack(App(), "Checks")
+    with pytest.raises(ValueError, match="at least 1"):
+        construct.HttpCache(stack, "Cache", large_object_expiry_days=0)
+    function = lambda_.Function(
+        stack,
+        "Fn",
+        runtime=lambda_.Runtime.PYTHON_3_12,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("x = 1\n"),
+    )
+    bucket = s3.Bucket.from_bucket_name(stack, "Bucket", "bucket-name")
+    for prefix in ("", "cache/*", "a?b"):
+        with pytest.raises(ValueError, match="prefix"):
+            construct.grant_large_object_access(function, bucket, prefix)
 
 
 # The plain CloudFormation template ----------------------------------------------------------------
