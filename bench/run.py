@@ -43,7 +43,7 @@ FULL = {
     "count_misses": 3,
     "count_repeats": 10,
     "throughput_seconds": 3.0,
-    "throughput_rounds": 2,
+    "throughput_rounds": 3,
     "profile_requests": 300,
     "cold_runs": 21,
 }
