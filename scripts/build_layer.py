@@ -451,7 +451,7 @@ def write_zip(staging: Path, destination: Path) -> tuple[int, int]:
 
 
 def _pins(text: str) -> dict[str, str]:
-    pins = {}
+    pins: dict[str, str] = {}
     for line in text.splitlines():
         line = line.split("#")[0].strip()
         if "==" in line:
