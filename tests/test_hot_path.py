@@ -159,3 +159,23 @@ def test_environment_proxies_are_honoured(monkeypatch: pytest.MonkeyPatch) -> No
             assert ours.merge_environment_settings(
                 url, {}, None, None, None
             ) == plain.merge_environment_settings(url, {}, None, None, None)
+
+
+def test_keys_are_computed_once_per_distinct_request(
+    table_name: str, origin: OriginServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = origin.route("/once", "{}")
+    session = cached_session(table_name)
+    computed: list[str] = []
+    original = session.cache._create_key
+
+    def counting(*args: Any, **kwargs: Any) -> str:
+        computed.append("key")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(session.cache, "_create_key", counting)
+    for _ in range(3):
+        session.get(url, timeout=5, proxies={"https": "http://proxy.internal:3128"})
+    assert len(computed) == 1
+    session.get(url + "?page=2")
+    assert len(computed) == 2

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -269,7 +269,7 @@ class DynamoDbCache(BaseCache):
                 request.url,
                 request.body,
                 tuple(request.headers.items()),
-                tuple(sorted(kwargs.items())),
+                tuple(sorted((name, _hashable(value)) for name, value in kwargs.items())),
                 _hashable(match_headers),
                 _hashable(settings.match_headers),
                 tuple(settings.ignored_parameters or ()),
@@ -493,7 +493,12 @@ KEY_MEMO_SIZE = 1024
 
 
 def _hashable(value: Any) -> Any:
-    return value if isinstance(value, bool | str | None) else tuple(value)
+    """A hashable stand-in for a setting or a send() option (proxies arrive as a dict)."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(k), _hashable(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple | set | frozenset):
+        return tuple(_hashable(v) for v in value)
+    return value
 
 
 @functools.lru_cache(maxsize=16)
