@@ -31,9 +31,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+from lambda_http_cache.item import item_size
 
 from bench.bodies import Body
-from bench.measure import item_size, read_units, summary_ms
+from bench.measure import read_units, summary_ms
 from scripts.local_servers import DynamoDbProxy, dynamodb_client, environment
 
 OURS_TABLE = "http_cache"

@@ -24,8 +24,9 @@ FORMAT_VERSION = 1
 KIND_RESPONSE = "response"
 KIND_REDIRECT = "redirect"
 
-# DynamoDB's item limit, names and values included.
-MAX_ITEM_BYTES = 400 * 1024
+# DynamoDB's item limit is 400 KB, names and values included; keep 1 KB of headroom for any
+# difference between these size rules and the service's own accounting.
+MAX_ITEM_BYTES = 399 * 1024
 # Compress bodies at least this long, and keep the compressed form only when it saves at
 # least an eighth: below 1 KB an item already costs the minimum write unit.
 COMPRESS_MIN_BYTES = 1024
@@ -237,23 +238,35 @@ def expires_epoch(expires: datetime) -> int:
 
 
 def item_size(item: Mapping[str, Any]) -> int:
-    """DynamoDB's size of an item: attribute names plus values, in bytes (close upper bound)."""
+    """DynamoDB's size of an item: attribute names plus values, in bytes."""
     return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
 
 
-def _value_size(value: AttributeValue) -> int:
+def _value_size(value: Mapping[str, Any]) -> int:
+    """The size of one low-level attribute value by the rules AWS documents: strings and
+    binaries by length, numbers a byte per two significant digits plus one, maps and lists
+    3 bytes plus one per element, booleans and nulls one byte."""
     ((kind, data),) = value.items()
     if kind == "S":
         return len(data.encode())
     if kind == "B":
         return len(data)
     if kind == "N":
-        return len(data) // 2 + 2
+        digits = data.lstrip("-").replace(".", "").lstrip("0").rstrip("0") or "0"
+        return -(-len(digits) // 2) + 1
+    if kind in ("BOOL", "NULL"):
+        return 1
     if kind == "M":
         return 3 + sum(len(k.encode()) + 1 + _value_size(v) for k, v in data.items())
     if kind == "L":
         return 3 + sum(1 + _value_size(v) for v in data)
-    return 1
+    if kind == "SS":
+        return sum(len(member.encode()) for member in data)
+    if kind == "BS":
+        return sum(len(member) for member in data)
+    if kind == "NS":
+        return sum(_value_size({"N": member}) for member in data)
+    raise ValueError(f"unknown attribute type {kind}")
 
 
 # Decoding -------------------------------------------------------------------------------
