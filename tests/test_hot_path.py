@@ -179,3 +179,29 @@ def test_keys_are_computed_once_per_distinct_request(
     assert len(computed) == 1
     session.get(url + "?page=2")
     assert len(computed) == 2
+
+
+def test_cold_start_imports_no_powertools(table_name: str) -> None:
+    """Import work stays small: Powertools (and X-Ray) are imported at the first metrics
+    flush, or when the function itself uses them, not at init."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    script = (
+        "import json, sys; sys.path.insert(0, 'functions/catalog'); import handler; "
+        "print(json.dumps(sorted(m for m in sys.modules "
+        "if m.startswith(('aws_lambda_powertools', 'aws_xray_sdk')))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root / "layer")},
+        check=True,
+    )
+    assert json.loads(result.stdout) == []
