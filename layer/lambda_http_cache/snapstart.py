@@ -26,8 +26,9 @@ def drop_connections(session: Session) -> None:
         adapter.close()
     backend = getattr(session, "cache", None)
     table = getattr(backend, "table", None)
-    if table is not None:
-        endpoint = getattr(table.client, "_endpoint", None)
+    large_objects = getattr(backend, "large_objects", None)
+    for client in (getattr(table, "client", None), getattr(large_objects, "client", None)):
+        endpoint = getattr(client, "_endpoint", None)
         http_session = getattr(endpoint, "http_session", None)
         if http_session is not None:
             http_session.close()
@@ -40,9 +41,10 @@ def before_snapshot(session: Session) -> None:
 def after_restore(session: Session) -> None:
     drop_connections(session)
     backend = getattr(session, "cache", None)
-    breaker = getattr(backend, "breaker", None)
-    if breaker is not None:
-        breaker.success()  # a failure streak from before the snapshot says nothing now
+    for name in ("breaker", "large_object_breaker"):
+        breaker = getattr(backend, name, None)
+        if breaker is not None:
+            breaker.success()  # a failure streak from before the snapshot says nothing now
     stats = getattr(session, "stats", None)
     if stats is not None:
         stats.drain()
