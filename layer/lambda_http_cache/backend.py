@@ -55,7 +55,8 @@ T = TypeVar("T")
 
 
 class _NamespacedStorage:
-    """Maps requests-cache keys to this namespace's table keys and back."""
+    """The items of one kind in one namespace: maps requests-cache keys to table keys and
+    back, and the mapping operations both storages share."""
 
     kind: str
 
@@ -71,6 +72,22 @@ class _NamespacedStorage:
         for item in self.table.scan(prefix=self.prefix, projection=("key", "kind")):
             if attribute(item, "kind") == self.kind:
                 yield str(attribute(item, "key"))[len(self.prefix) :]
+
+    def __delitem__(self, key: str) -> None:
+        if not self.table.delete(self.table_key(key)):
+            raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return self._scan_keys()
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self._scan_keys())
+
+    def bulk_delete(self, keys: Iterable[str]) -> None:
+        self.table.delete_many(self.table_key(k) for k in keys)
+
+    def clear(self) -> None:
+        self.bulk_delete(list(self._scan_keys()))
 
 
 class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
@@ -102,22 +119,6 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
 
     def write(self, key: str, response: CachedResponse) -> None:
         self.table.put(encode_response(self.table_key(key), self.namespace, response, ttl=self.ttl))
-
-    def __delitem__(self, key: str) -> None:
-        if not self.table.delete(self.table_key(key)):
-            raise KeyError(key)
-
-    def __iter__(self) -> Iterator[str]:
-        return self._scan_keys()
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self._scan_keys())
-
-    def bulk_delete(self, keys: Iterable[str]) -> None:
-        self.table.delete_many(self.table_key(k) for k in keys)
-
-    def clear(self) -> None:
-        self.bulk_delete(list(self._scan_keys()))
 
     def entries(self) -> Iterator[tuple[str, CachedResponse | None]]:
         """Every key and response of the namespace from one paginated scan (None if unreadable)."""
@@ -163,22 +164,6 @@ class RedirectStorage(_NamespacedStorage, BaseStorage[str, str]):
         except ClientError as error:
             if error_code(error) != "ConditionalCheckFailedException":
                 raise
-
-    def __delitem__(self, alias: str) -> None:
-        if not self.table.delete(self.table_key(alias)):
-            raise KeyError(alias)
-
-    def __iter__(self) -> Iterator[str]:
-        return self._scan_keys()
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self._scan_keys())
-
-    def bulk_delete(self, keys: Iterable[str]) -> None:
-        self.table.delete_many(self.table_key(k) for k in keys)
-
-    def clear(self) -> None:
-        self.bulk_delete(list(self._scan_keys()))
 
 
 class DynamoDbCache(BaseCache):
