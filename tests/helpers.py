@@ -16,6 +16,7 @@ BACKEND_OPTIONS = (
     "key_secret",
     "breaker",
     "config",
+    "large_objects",
 )
 
 

@@ -429,3 +429,39 @@ def test_an_item_whose_s3_body_is_gone_is_a_miss(
     for found in s3.list_objects_v2(Bucket=bucket)["Contents"]:
         s3.delete_object(Bucket=bucket, Key=found["Key"])
     assert cached_http(**settings)(handler)({}, None) == (False, True)
+
+
+def test_items_with_an_s3_body_are_readable_entries_for_maintenance(
+    table_name: str,
+    origin: OriginServer,
+    bucket: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Listing, filtering and the admin command read them as responses, not as corrupt."""
+    from lambda_http_cache.__main__ import main
+    from lambda_http_cache.large_objects import LargeObjectStore
+
+    body = os.urandom(450_000)
+    url = origin.route("/listed.bin", body, {"Content-Type": "application/octet-stream"})
+    store = LargeObjectStore(boto3_s3(), bucket)
+    session = cached_session(table_name, large_objects=store)
+    session.get(url)
+    assert [r.content == body for r in session.cache.responses.values()] == [True]
+    assert [r.url for r in session.cache.filter()] == [url]
+
+    capsys.readouterr()
+    assert main(["--table", table_name, "--json", "--quiet", "stats"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert (stats["responses"], stats["unreadable"]) == (1, 0)
+
+    monkeypatch.setenv("HTTP_CACHE_S3_BUCKET", bucket)
+    assert main(["--table", table_name, "--json", "get", url]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["status"] == 200 and shown["body_size"] == 450_000
+
+
+def boto3_s3() -> Any:
+    import boto3
+
+    return boto3.client("s3")

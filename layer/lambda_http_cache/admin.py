@@ -30,7 +30,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .backend import DynamoDbCache
 from .config import DEFAULT_NAMESPACE, DEFAULT_TABLE
-from .item import KIND_REDIRECT, decode_response, item_kind, item_size, redirect_target
+from .item import KIND_REDIRECT, decode_entry, item_kind, item_size, redirect_target
+from .item import Entry as ItemEntry
+from .large_objects import LargeObjectStore
 from .table import CacheTable, attribute, error_code
 
 if TYPE_CHECKING:
@@ -82,16 +84,17 @@ def classify(item: dict[str, Any], now: datetime) -> Entry:
             ttl = _ttl(item)
             expired = ttl is not None and now.timestamp() >= ttl + 1
             return Entry(key, kind, namespace, size, expired=expired)
-        response = decode_response(item)
-        expired = response.expires is not None and now >= response.expires
+        # Metadata only: a scan need not decompress (or fetch from S3) every body.
+        metadata = decode_entry(item, with_body=False)
+        expired = metadata.expires is not None and now >= metadata.expires
         return Entry(
             key,
             kind,
             namespace,
             size,
             expired=expired,
-            created=response.created_at,
-            expires=response.expires,
+            created=metadata.created,
+            expires=metadata.expires,
         )
     except Exception as error:  # foreign or corrupt data must not stop a scan
         return Entry(key, UNREADABLE, namespace, size, error=str(error) or type(error).__name__)
@@ -284,12 +287,24 @@ def _lookup(args: argparse.Namespace) -> tuple[DynamoDbCache, str]:
     """The backend for the entry's namespace and the requests-cache key of its request."""
     # Credentials in a request add a keyed hash to its key: the secret is the function's own
     # HTTP_CACHE_KEY_SECRET (never an option, so it stays out of shell history).
+    # Bodies too large for an item are in the function's bucket, if it has one.
+    bucket = os.environ.get("HTTP_CACHE_S3_BUCKET")
+    large_objects = (
+        LargeObjectStore(
+            boto3.client("s3", region_name=args.region),
+            bucket,
+            os.environ.get("HTTP_CACHE_S3_PREFIX") or "lambda-http-cache/",
+        )
+        if bucket
+        else None
+    )
     backend = DynamoDbCache(
         args.table,
         create_table=False,
         namespace=args.namespace,
         connection=_client(args),
         key_secret=os.environ.get("HTTP_CACHE_KEY_SECRET") or None,
+        large_objects=large_objects,
     )
     request = requests.Request(args.method, args.url, headers=dict(args.header)).prepare()
     return backend, backend.create_key(request)
@@ -316,7 +331,7 @@ def cmd_get(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         document.setdefault("error", "nothing cached for this request")
     else:
         document["found"] = True
-        document.update(_describe(item, args.max_body))
+        document.update(_describe(item, args.max_body, backend.responses.load_entry))
     if args.json:
         print(json.dumps(document, indent=2), file=out)
     else:
@@ -331,7 +346,9 @@ def _kind(item: dict[str, Any]) -> str:
         return UNREADABLE
 
 
-def _describe(item: dict[str, Any], max_body: int) -> dict[str, Any]:
+def _describe(
+    item: dict[str, Any], max_body: int, load: Callable[[dict[str, Any]], ItemEntry]
+) -> dict[str, Any]:
     """An item's metadata and body as plain values; the body decoded by the library."""
     stored = item.get("body", {}).get("B", b"") if isinstance(item.get("body"), dict) else b""
     facts: dict[str, Any] = {
@@ -339,8 +356,10 @@ def _describe(item: dict[str, Any], max_body: int) -> dict[str, Any]:
         "body_stored_size": len(stored),
         "body_encoding": attribute(item, "body_encoding"),
     }
+    if attribute(item, "body_location"):
+        facts["body_location"] = attribute(item, "body_location")
     try:
-        response = decode_response(item)
+        response = load(item).to_response()
     except Exception as error:
         facts["error"] = f"unreadable item: {error}"
         facts["attributes"] = {name: next(iter(value), "?") for name, value in item.items()}

@@ -35,7 +35,6 @@ from .item import (
     ItemError,
     body_location,
     decode_entry,
-    decode_response,
     encode_entry,
     encode_redirect,
     encode_response,
@@ -95,10 +94,18 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
 
     kind = KIND_RESPONSE
 
-    def __init__(self, table: CacheTable, namespace: str, *, ttl: bool = True) -> None:
+    def __init__(
+        self,
+        table: CacheTable,
+        namespace: str,
+        *,
+        ttl: bool = True,
+        large_objects: LargeObjectStore | None = None,
+    ) -> None:
         _NamespacedStorage.__init__(self, table, namespace)
         BaseStorage.__init__(self, serializer=None)
         self.ttl = ttl
+        self.large_objects = large_objects
 
     def __getitem__(self, key: str) -> CachedResponse:
         item = self.table.get(self.table_key(key))
@@ -106,10 +113,24 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
             raise KeyError(key)
         return self.decode(key, item)  # type: ignore[return-value]
 
+    def load_entry(self, item: dict[str, Any]) -> Entry:
+        """The entry in ``item``, its body fetched from the bucket if it is stored there (for
+        maintenance and inspection; the request path fetches behind its circuit breaker)."""
+        location = body_location(item)
+        if location is None:
+            return decode_entry(item)
+        if self.large_objects is None:
+            raise ItemError("the body is in S3 and no bucket is configured")
+        try:
+            stored_body = self.large_objects.get(location)
+        except Exception as error:
+            raise ItemError(f"the body at {location} is unreadable: {error!r}") from None
+        return decode_entry(item, stored_body)
+
     def decode(self, key: str, item: dict[str, Any]) -> CachedResponse | None:
         """The response in ``item``, or None (logged) if the item is unreadable."""
         try:
-            return decode_response(item, key)
+            return self.load_entry(item).to_response(key)
         except ItemError as error:
             logger.warning("Unreadable cache item %s treated as a miss: %s", key, error)
             return None
@@ -226,7 +247,9 @@ class DynamoDbCache(BaseCache):
         )
         self.namespace = namespace
         self.ttl = ttl
-        self.responses: ResponseStorage = ResponseStorage(self.table, namespace, ttl=ttl)
+        self.responses: ResponseStorage = ResponseStorage(
+            self.table, namespace, ttl=ttl, large_objects=large_objects
+        )
         self.redirects: RedirectStorage = RedirectStorage(self.table, namespace)
         self.memory = MemoryTier(memory_cache_bytes) if memory_cache_bytes > 0 else None
         self.store_private = store_private

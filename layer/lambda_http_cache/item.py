@@ -342,25 +342,29 @@ def body_location(item: Mapping[str, Any]) -> str | None:
     return str(location) if location is not None else None
 
 
-def decode_entry(item: Mapping[str, Any], stored_body: bytes | None = None) -> Entry:
+def decode_entry(
+    item: Mapping[str, Any], stored_body: bytes | None = None, *, with_body: bool = True
+) -> Entry:
     """The entry stored in ``item`` (with its body fetched from ``body_location``, if it has
-    one, passed as ``stored_body``); raises :class:`ItemError` if it is not one."""
+    one, passed as ``stored_body``); raises :class:`ItemError` if it is not one. With
+    ``with_body=False`` only the metadata is decoded and the entry's content is empty."""
     if item_kind(item) != KIND_RESPONSE:
         raise ItemError("item is a redirect alias, not a response")
-    if body_location(item) is not None and stored_body is None:
-        raise ItemError("the body is stored outside the item and was not fetched")
-    body = stored_body if stored_body is not None else _get(item, "body", "B", required=False)
+    body_encoding = _get(item, "body_encoding", "S")
+    body_size = int(_decode_number(_get(item, "body_size", "N"), "body_size"))
+    content = b""
+    if with_body:
+        if body_location(item) is not None and stored_body is None:
+            raise ItemError("the body is stored outside the item and was not fetched")
+        body = stored_body if stored_body is not None else _get(item, "body", "B", False)
+        content = decode_body(bytes(body) if body is not None else b"", body_encoding, body_size)
     request = _get(item, "request", "M")
     if not isinstance(request, dict):
         raise ItemError("attribute 'request' is not a map")
     expires = _get(item, "expires", "S", required=False)
     encoding = _get(item, "encoding", "S", required=False)
     return Entry(
-        content=decode_body(
-            bytes(body) if body is not None else b"",
-            _get(item, "body_encoding", "S"),
-            int(_decode_number(_get(item, "body_size", "N"), "body_size")),
-        ),
+        content=content,
         status=int(_decode_number(_get(item, "status", "N"), "status")),
         reason=str(_get(item, "reason", "S")),
         url=str(_get(item, "url", "S")),
