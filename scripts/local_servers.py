@@ -108,18 +108,11 @@ def dynamodb_client(endpoint: str) -> Any:
 
 
 def create_cache_table(client: Any, table_name: str = TABLE_NAME) -> None:
-    """The table as the CDK construct declares it: partition key ``key`` (S), TTL on ``ttl``."""
-    client.create_table(
-        TableName=table_name,
-        AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 0.1})
-    client.update_time_to_live(
-        TableName=table_name,
-        TimeToLiveSpecification={"AttributeName": "ttl", "Enabled": True},
-    )
+    """The table as the CDK construct declares it (partition key ``key`` (S), TTL on ``ttl``),
+    created the way the library does when asked to."""
+    from lambda_http_cache.table import CacheTable
+
+    CacheTable(client, table_name, ttl=True).ensure_exists()
 
 
 @contextlib.contextmanager
