@@ -161,3 +161,11 @@ def test_drop_in_for_requests_cache_cached_session(table_name: str, origin: Orig
     assert not first.from_cache
     assert second.from_cache
     assert second.content == b'{"price": 1.5, "qty": [1, 2]}'
+
+
+def test_no_ttl_attribute_when_ttl_is_off(table_name: str, origin: OriginServer, ddb: Any) -> None:
+    url = origin.route("/no-ttl", '{"a": 1}')
+    cached_session(table_name, ttl=False, expire_after=60).get(url)
+    (item,) = scan_all(ddb, table_name)
+    assert "expires" in item
+    assert "ttl" not in item

@@ -99,12 +99,10 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
         table: CacheTable,
         namespace: str,
         *,
-        ttl: bool = True,
         large_objects: LargeObjectStore | None = None,
     ) -> None:
         _NamespacedStorage.__init__(self, table, namespace)
         BaseStorage.__init__(self, serializer=None)
-        self.ttl = ttl
         self.large_objects = large_objects
 
     def __getitem__(self, key: str) -> CachedResponse:
@@ -139,7 +137,8 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
         self.write(key, response)
 
     def write(self, key: str, response: CachedResponse) -> None:
-        self.table.put(encode_response(self.table_key(key), self.namespace, response, ttl=self.ttl))
+        item = encode_response(self.table_key(key), self.namespace, response, ttl=self.table.ttl)
+        self.table.put(item)
 
     def entries(self) -> Iterator[tuple[str, CachedResponse | None]]:
         """Every key and response of the namespace from one paginated scan (None if unreadable)."""
@@ -246,9 +245,8 @@ class DynamoDbCache(BaseCache):
             consistent_read=consistent_read,
         )
         self.namespace = namespace
-        self.ttl = ttl
         self.responses: ResponseStorage = ResponseStorage(
-            self.table, namespace, ttl=ttl, large_objects=large_objects
+            self.table, namespace, large_objects=large_objects
         )
         self.redirects: RedirectStorage = RedirectStorage(self.table, namespace)
         self.memory = MemoryTier(memory_cache_bytes) if memory_cache_bytes > 0 else None
@@ -375,7 +373,7 @@ class DynamoDbCache(BaseCache):
         cached = CachedResponse.from_response(response, expires=expires)
         entry = Entry.from_response(redact(cached, self._credential_names()))
         table_key = self.responses.table_key(cache_key)
-        item = encode_entry(table_key, self.namespace, entry, ttl=self.ttl)
+        item = encode_entry(table_key, self.namespace, entry, ttl=self.table.ttl)
         size = item_size(item)
         if size > MAX_ITEM_BYTES and self.large_objects is not None and "body" in item:
             if not self._store_body_apart(item, table_key):

@@ -97,7 +97,6 @@ def _decorate(handler: Handler, settings: dict[str, Any]) -> Handler:
             if config.metrics:
                 _quietly(publisher.publish, counts, latencies)
 
-    invoke.session = session  # type: ignore[attr-defined]
     return invoke  # type: ignore[return-value]
 
 

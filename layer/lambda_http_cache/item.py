@@ -391,8 +391,3 @@ def _decode_hop(value: Any) -> Hop:
         reason=str(_get(hop, "reason", "S")),
         headers=_decode_headers(_get(hop, "headers", "M"), "history.headers"),
     )
-
-
-def decode_response(item: Mapping[str, Any], cache_key: str = "") -> CachedResponse:
-    """The response stored in ``item``; raises :class:`ItemError` if it is not one."""
-    return decode_entry(item).to_response(cache_key)
