@@ -116,12 +116,6 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str, str], Any]]] = {
 }
 
 
-def _default_namespace() -> str:
-    # Functions sharing a table do not see each other's entries unless they opt in by
-    # setting the same HTTP_CACHE_NAMESPACE.
-    return os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or DEFAULT_NAMESPACE
-
-
 @dataclass(frozen=True)
 class CacheConfig:
     """Everything that shapes the container's cached session.
@@ -132,7 +126,9 @@ class CacheConfig:
 
     enabled: bool = True
     table_name: str = DEFAULT_TABLE
-    namespace: str = field(default_factory=_default_namespace)
+    # from_environment defaults it to the function's name: functions sharing a table do not
+    # see each other's entries unless they opt in by setting the same HTTP_CACHE_NAMESPACE.
+    namespace: str = DEFAULT_NAMESPACE
     # requests-cache settings
     # Seconds (or a timedelta); -1 never expires, 0 does not cache. Cache-Control wins when on.
     expire_after: int | float | timedelta | None = DEFAULT_EXPIRE_AFTER
