@@ -136,3 +136,16 @@ def test_item_size_follows_dynamodbs_rules() -> None:
     assert item_size({"n": {"N": "-123.4500"}}) == 1 + 4  # 12345: 3 bytes, plus 1
     assert item_size({"m": {"M": {"k": {"S": "v"}}}}) == 1 + 3 + (1 + 1 + 1)
     assert item_size({"l": {"L": [{"N": "1"}, {"BOOL": True}]}}) == 1 + 3 + (1 + 2) + (1 + 1)
+
+
+def test_stats_keep_only_recent_latencies_between_drains() -> None:
+    from lambda_http_cache.stats import LATENCY_SAMPLES, CacheStats
+
+    stats = CacheStats()
+    for value in range(1000):
+        stats.record_latency("cache", float(value))
+    stats.add("hits", 3)
+    counts, latencies = stats.drain()
+    assert latencies["cache"] == [float(v) for v in range(1000 - LATENCY_SAMPLES, 1000)]
+    assert counts["hits"] == 3
+    assert stats.drain()[1] == {"cache": [], "origin": []}

@@ -37,7 +37,6 @@ COUNT_METRICS = {
     "bytes_served": ("CacheBytesServed", "Bytes"),
 }
 LATENCY_METRICS = {"cache": "CacheLatency", "origin": "OriginLatency"}
-MAX_VALUES_PER_METRIC = 100  # embedded metric format's limit per metric and document
 
 
 def log_decision(decision: str, **fields: Any) -> None:
@@ -82,7 +81,7 @@ class MetricsPublisher:
         for event, (name, unit) in COUNT_METRICS.items():
             metrics.add_metric(name=name, unit=unit, value=counts.get(event, 0))
         for kind, name in LATENCY_METRICS.items():
-            for value in latencies.get(kind, [])[:MAX_VALUES_PER_METRIC]:
+            for value in latencies.get(kind, []):  # at most stats.LATENCY_SAMPLES
                 metrics.add_metric(name=name, unit="Milliseconds", value=round(value, 3))
         metrics.flush_metrics()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from collections import Counter, deque
 
 # The events counted. Metric names (see the README) are derived from these.
 EVENTS = (
@@ -19,13 +19,22 @@ EVENTS = (
 )
 
 
+# Latencies kept between drains: the most recent ones, as many as one embedded-metric-format
+# document may carry per metric. A session nobody drains (outside the decorator) stays bounded.
+LATENCY_SAMPLES = 100
+
+
 class CacheStats:
-    """Thread-safe event counters and latency totals."""
+    """Thread-safe event counters and recent latencies."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
-        self._latency_ms: dict[str, list[float]] = {"cache": [], "origin": []}
+        self._latency_ms = self._empty_latencies()
+
+    @staticmethod
+    def _empty_latencies() -> dict[str, deque[float]]:
+        return {kind: deque(maxlen=LATENCY_SAMPLES) for kind in ("cache", "origin")}
 
     def add(self, event: str, amount: int = 1) -> None:
         with self._lock:
@@ -43,7 +52,7 @@ class CacheStats:
         """Counts and latencies since the last drain (one invocation's worth), and reset."""
         with self._lock:
             counts = {event: self._counts[event] for event in EVENTS}
-            latencies = self._latency_ms
+            latencies = {kind: list(values) for kind, values in self._latency_ms.items()}
             self._counts = Counter()
-            self._latency_ms = {"cache": [], "origin": []}
+            self._latency_ms = self._empty_latencies()
         return counts, latencies
