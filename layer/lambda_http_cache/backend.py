@@ -453,7 +453,8 @@ class DynamoDbCache(BaseCache):
     # Maintenance --------------------------------------------------------------------------
 
     def delete(self, *keys: str, **kwargs: Any) -> None:
-        """As requests-cache's ``delete``; also drops the entries from the memory tier."""
+        """As requests-cache's ``delete``; the memory tier is emptied (deletes are rare, and
+        working out which of its entries a condition matches is not worth it)."""
         if self.memory is not None:
             self.memory.clear()
         try:
