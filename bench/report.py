@@ -441,38 +441,38 @@ def chart(results: dict[str, Any], path: Path) -> None:
             v = latency[body]["variants"][variant]
             return "failed" if v["errors"] and not v["miss"] and not v["repeat"] else "no hit"
 
-        ax = axes[0][0]
-        series = ["requests_cache", "ours_no_l1", "ours_l1", "raw_get_item"]
-        _grouped(
-            ax,
-            bodies,
-            series,
-            measured("hit", "median_ms"),
-            measured("hit", "p99_ms"),
-            labels={k: SHORT[k] for k in series},
-            missing=why,
-        )
-        ax.set_xticklabels(names, fontsize=8)
-        ax.set_yscale("log")
-        ax.set_ylabel("ms (log scale)")
-        ax.set_title("Cache hits", fontsize=10)
-        ax.legend(fontsize=8)
-
-        ax = axes[0][1]
-        series = ["no_cache", "requests_cache", "ours_no_l1", "ours_l1"]
-        _grouped(
-            ax,
-            bodies,
-            series,
-            measured("miss", "median_ms"),
-            measured("miss", "p99_ms"),
-            labels={k: SHORT[k] for k in series},
-            missing=why,
-        )
-        ax.set_xticklabels(names, fontsize=8)
-        ax.set_ylabel("ms")
-        ax.set_title("Misses (origin answers after the delay)", fontsize=10)
-        ax.legend(fontsize=8)
+        panels = [
+            (
+                axes[0][0],
+                "hit",
+                ["requests_cache", "ours_no_l1", "ours_l1", "raw_get_item"],
+                "Cache hits",
+                True,
+            ),
+            (
+                axes[0][1],
+                "miss",
+                ["no_cache", "requests_cache", "ours_no_l1", "ours_l1"],
+                "Misses (origin answers after the delay)",
+                False,
+            ),
+        ]
+        for ax, stage, series, title, log_scale in panels:
+            _grouped(
+                ax,
+                bodies,
+                series,
+                measured(stage, "median_ms"),
+                measured(stage, "p99_ms"),
+                labels={k: SHORT[k] for k in series},
+                missing=why,
+            )
+            ax.set_xticklabels(names, fontsize=8)
+            if log_scale:
+                ax.set_yscale("log")
+            ax.set_ylabel("ms (log scale)" if log_scale else "ms")
+            ax.set_title(title, fontsize=10)
+            ax.legend(fontsize=8)
 
         ax = axes[1][1]
         rate = warm["throughput"]["variants"]
