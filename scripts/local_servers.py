@@ -251,14 +251,30 @@ class Route:
     status: int = 200
 
 
+@dataclass(frozen=True)
+class SeenRequest:
+    """A request as the origin received it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+# A dynamic route: the answer is computed from the request.
+Responder = Callable[[SeenRequest], Route]
+
+
 class OriginServer:
-    """An HTTP origin on loopback: each path answers its registered route after ``delay``
-    seconds; unknown paths answer 404. Counts requests per path."""
+    """An HTTP origin on loopback: each path answers its registered route (fixed, or computed
+    from the request) after ``delay`` seconds; unknown paths answer 404. Counts requests per
+    path and keeps the requests it saw."""
 
     def __init__(self, delay: float = 0.0) -> None:
         self.delay = delay
-        self.routes: dict[str, Route] = {}
+        self.routes: dict[str, Route | Responder] = {}
         self.hits: Counter[str] = Counter()
+        self.seen: list[SeenRequest] = []
         self.connections = 0
         origin = self
 
@@ -273,12 +289,18 @@ class OriginServer:
                 super().setup()
                 origin.connections += 1
 
-            def _serve(self, send_body: bool) -> None:
+            def _serve(self, send_body: bool = True) -> None:
                 path = self.path
+                length = int(self.headers.get("Content-Length") or 0)
+                seen = SeenRequest(
+                    self.command, path, dict(self.headers.items()), self.rfile.read(length)
+                )
                 origin.hits[path] += 1
+                origin.seen.append(seen)
                 if origin.delay:
                     time.sleep(origin.delay)
-                route = origin.routes.get(path) or origin.routes.get(path.split("?")[0])
+                found = origin.routes.get(path) or origin.routes.get(path.split("?")[0])
+                route = found(seen) if callable(found) else found
                 if route is None:
                     route = Route(b'{"error": "not found"}', status=404)
                 self.send_response(route.status)
@@ -289,11 +311,10 @@ class OriginServer:
                 if send_body:
                     self.wfile.write(route.body)
 
-            def do_GET(self) -> None:
-                self._serve(send_body=True)
-
             def do_HEAD(self) -> None:
                 self._serve(send_body=False)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -311,6 +332,11 @@ class OriginServer:
         self.routes[path] = Route(
             raw, headers if headers is not None else {"Content-Type": "application/json"}, status
         )
+        return self.url(path)
+
+    def respond(self, path: str, responder: Responder) -> str:
+        """Answer requests for ``path`` with what ``responder`` makes of each; the full URL."""
+        self.routes[path] = responder
         return self.url(path)
 
     def start(self) -> OriginServer:

@@ -75,3 +75,14 @@ def table_name(ddb: Any, proxy: DynamoDbProxy, monkeypatch: pytest.MonkeyPatch) 
 def origin() -> Iterator[OriginServer]:
     with OriginServer() as server:
         yield server
+
+
+@pytest.fixture
+def bucket(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A bucket on the local server; the library's S3 endpoint points there."""
+    import boto3
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_server.endpoint)
+    name = f"large-bodies-{next(_table_numbers)}"
+    boto3.client("s3", endpoint_url=moto_server.endpoint).create_bucket(Bucket=name)
+    return name

@@ -365,17 +365,6 @@ def test_the_drop_in_backend_is_bounded_by_default(
     assert session.cache.stats["errors"] == 2
 
 
-@pytest.fixture
-def bucket(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A bucket on the local server; the library's S3 endpoint points there."""
-    import boto3
-
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_server.endpoint)
-    name = f"large-bodies-{time.monotonic_ns()}"
-    boto3.client("s3", endpoint_url=moto_server.endpoint).create_bucket(Bucket=name)
-    return name
-
-
 def test_large_bodies_go_to_s3_when_a_bucket_is_configured(
     table_name: str,
     origin: OriginServer,
