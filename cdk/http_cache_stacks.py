@@ -1,13 +1,16 @@
 """The project's CDK app: the cache with example functions, and a consumer attaching by ARN.
 
-- ``LambdaHttpCache``: the :class:`HttpCache` construct (table, layer, SSM parameter,
-  dashboard and alarms; no large-object bucket) and the example function ``functions/catalog``
-  deployed three ways on the latest Python runtime: x86_64, arm64, and x86_64 with SnapStart
-  (published version behind the alias ``live``).
+- ``LambdaHttpCache``: the :class:`HttpCache` construct (table, layer, key secret, SSM
+  parameters, dashboard and alarms; no large-object bucket) and the example function
+  ``functions/catalog`` deployed three ways on the latest Python runtime: x86_64, arm64, and
+  x86_64 with SnapStart (published version behind the alias ``live``). The x86_64 and arm64
+  functions share the namespace ``catalog`` (one set of entries); the SnapStart function has
+  its own.
 - ``LambdaHttpCacheConsumer``: the same function code wired the way another stack or account
-  does it: the layer by the version ARN read from SSM (or the ``http-cache:layer-arn`` context
-  value), the table by name, the metrics under the table's name so that the first stack's
-  dashboard sees them. It depends on the first stack, which writes the parameter.
+  does it: the layer by the version ARN and the key secret by its ARN, both read from SSM (or
+  the ``http-cache:layer-arn`` and ``http-cache:key-secret-arn`` context values), the table by
+  name, its own namespace, the metrics under the table's name so that the first stack's
+  dashboard sees them. It depends on the first stack, which writes the parameters.
 
 Both stacks are environment-agnostic: ``cdk synth`` needs no credentials, and ``cdk deploy``
 targets the account and region of the credentials in use.
@@ -23,6 +26,7 @@ from aws_cdk import Annotations, App, Aspects, CfnOutput, Duration, RemovalPolic
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_ssm as ssm
 from cdk_nag import AwsSolutionsChecks, NagPackSuppression, NagSuppressions
 from constructs import Construct
@@ -32,15 +36,20 @@ from http_cache_construct import (
     PROJECT_ROOT,
     HttpCache,
     grant_cache_access,
+    key_secret_parameter_name,
 )
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 CATALOG_CODE = PROJECT_ROOT / "functions" / "catalog"
 CATALOG_API_URL = "https://catalog.example.com"
+# The cache namespace the x86_64 and arm64 catalog functions share: same code, same entries.
+CATALOG_NAMESPACE = "catalog"
 MAIN_STACK = "LambdaHttpCache"
 CONSUMER_STACK = "LambdaHttpCacheConsumer"
-# Context: the layer version ARN for the consumer stack (else read from SSM at deploy time).
+# Context: the layer version ARN and the key secret's ARN for the consumer stack (else read
+# from SSM at deploy time).
 LAYER_ARN_CONTEXT = "http-cache:layer-arn"
+KEY_SECRET_ARN_CONTEXT = "http-cache:key-secret-arn"
 # Context: whether to run cdk-nag's AwsSolutions checks during synthesis (default true).
 NAG_CONTEXT = "http-cache:nag"
 BASIC_EXECUTION_POLICY = (
@@ -93,7 +102,8 @@ def catalog_function(
 
 
 class HttpCacheStack(Stack):
-    """The cache (table, layer, SSM parameter) and the example functions attached to it."""
+    """The cache (table, layer, key secret, SSM parameters) and the example functions attached
+    to it."""
 
     def __init__(
         self,
@@ -131,8 +141,11 @@ class HttpCacheStack(Stack):
             "published below: current_version behind the alias live",
         )
         self.functions = [self.x86_64, self.arm64, self.snap_start]
-        for function in self.functions:
-            self.cache.attach(function)
+        # The same code on two architectures: one namespace, so they share their entries.
+        self.cache.attach(self.x86_64, namespace=CATALOG_NAMESPACE)
+        self.cache.attach(self.arm64, namespace=CATALOG_NAMESPACE)
+        # Its own namespace (the default): it neither reads nor writes the others' entries.
+        self.cache.attach(self.snap_start)
         # SnapStart snapshots published versions only: publish one, behind a stable alias.
         self.snap_start_alias = lambda_.Alias(
             self, "CatalogSnapStartLive", alias_name="live", version=self.snap_start.current_version
@@ -155,6 +168,19 @@ class HttpCacheStack(Stack):
                     value=published.parameter.parameter_name,
                     description="SSM parameter holding that layer version ARN",
                 )
+        CfnOutput(
+            self,
+            "KeySecretArn",
+            value=self.cache.key_secret.secret_arn,
+            description="Secret for HTTP_CACHE_KEY_SECRET (its ARN, not its value)",
+        )
+        if self.cache.key_secret_parameter is not None:
+            CfnOutput(
+                self,
+                "KeySecretArnParameter",
+                value=self.cache.key_secret_parameter.parameter_name,
+                description="SSM parameter holding the key secret's ARN",
+            )
         for function in self.functions:
             CfnOutput(self, f"{function.node.id}Name", value=function.function_name)
         if self.cache.dashboard is not None:
@@ -169,7 +195,8 @@ class HttpCacheStack(Stack):
 
 
 class HttpCacheConsumerStack(Stack):
-    """A function wired as an outside user does it: layer by ARN, table by name."""
+    """A function wired as an outside user does it: layer and key secret by ARN, table by
+    name, its own namespace."""
 
     def __init__(
         self,
@@ -178,6 +205,7 @@ class HttpCacheConsumerStack(Stack):
         *,
         table_name: str = DEFAULT_TABLE_NAME,
         layer_arn_parameter: str = f"{DEFAULT_PARAMETER_PREFIX}/layer-arn",
+        key_secret_arn_parameter: str = key_secret_parameter_name(DEFAULT_PARAMETER_PREFIX),
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -187,10 +215,22 @@ class HttpCacheConsumerStack(Stack):
             layer_arn = ssm.StringParameter.value_for_string_parameter(self, layer_arn_parameter)
         layer = lambda_.LayerVersion.from_layer_version_arn(self, "HttpCacheLayer", layer_arn)
         table = dynamodb.Table.from_table_name(self, "CacheTable", table_name)
+        key_secret_arn = self.node.try_get_context(KEY_SECRET_ARN_CONTEXT)
+        if not key_secret_arn:
+            # The secret's ARN, never its value: CloudFormation resolves the value (a dynamic
+            # reference in the function's environment) when this stack deploys.
+            key_secret_arn = ssm.StringParameter.value_for_string_parameter(
+                self, key_secret_arn_parameter
+            )
+        key_secret = secretsmanager.Secret.from_secret_complete_arn(
+            self, "HttpCacheKeySecret", key_secret_arn
+        )
 
         self.function = catalog_function(self, "CatalogByArn", lambda_.Architecture.X86_64)
         self.function.add_layers(layer)
-        grant_cache_access(self.function, table)
+        # Its own namespace (the default); namespace="catalog" would share the first stack's
+        # catalog entries.
+        grant_cache_access(self.function, table, key_secret=key_secret)
         CfnOutput(self, "CatalogByArnName", value=self.function.function_name)
 
 
@@ -226,7 +266,7 @@ def build_app(
         CONSUMER_STACK,
         description="lambda-http-cache: example function attaching the layer by ARN",
     )
-    # The parameter the consumer reads is written by the main stack.
+    # The parameters the consumer reads are written by the main stack.
     consumer.add_stack_dependency(main)
     if str(app.node.try_get_context(NAG_CONTEXT)).lower() not in ("false", "0", "no"):
         Aspects.of(app).add(AwsSolutionsChecks(verbose=True))

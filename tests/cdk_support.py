@@ -22,6 +22,8 @@ _layer_dirs: dict[str, Path] = {}
 _syntheses: dict[str, Synthesis] = {}
 OPTIONS_STACK = "HttpCacheOptions"
 IMPORTED_BUCKET = "my-large-bodies"
+IMPORTED_SECRET = "my-cache-key-secret"
+BY_NAME_NAMESPACE = "by-name"
 
 
 def layer_dir(factory: pytest.TempPathFactory, name: str = "layer") -> Path:
@@ -88,13 +90,15 @@ def options_synthesis(factory: pytest.TempPathFactory) -> Synthesis:
     """A small app, synthesized once, with cdk-nag's checks: one stack whose cache has the
     options the project's app leaves at their defaults (no monitoring, the large-object
     bucket), and three functions: ``Attached`` (``attach``), ``OptedOut``
-    (``attach(metrics_service=False)``) and ``ByName`` (``grant_cache_access`` on a table
-    and a bucket imported by name, the metrics under ``custom-service``)."""
+    (``attach(metrics_service=False)``), each in its own default namespace, and ``ByName``
+    (``grant_cache_access`` on a table, a bucket and a key secret imported by name, in the
+    namespace ``by-name``, the metrics under ``custom-service``)."""
     if "options" not in _syntheses:
         from aws_cdk import App, Aspects, Stack
         from aws_cdk import aws_dynamodb as dynamodb
         from aws_cdk import aws_lambda as lambda_
         from aws_cdk import aws_s3 as s3
+        from aws_cdk import aws_secretsmanager as secretsmanager
         from cdk_nag import AwsSolutionsChecks
 
         construct, stacks = cdk_modules()
@@ -118,6 +122,10 @@ def options_synthesis(factory: pytest.TempPathFactory) -> Synthesis:
         construct.grant_cache_access(
             by_name,
             dynamodb.Table.from_table_name(stack, "ImportedTable", "other_cache"),
+            namespace=BY_NAME_NAMESPACE,
+            key_secret=secretsmanager.Secret.from_secret_name_v2(
+                stack, "ImportedSecret", IMPORTED_SECRET
+            ),
             metrics_service="custom-service",
             bucket=s3.Bucket.from_bucket_name(stack, "ImportedBucket", IMPORTED_BUCKET),
         )

@@ -1,27 +1,34 @@
-"""The CDK app, synthesized once per session: the table, least-privilege grants, the layer on
-each function, outputs and SSM parameters, the dashboard and alarms, cdk-nag's AwsSolutions
-checks and cfn-lint; a small app with the construct's options (no monitoring, the bucket for
-large bodies), also synthesized once; the construct in another app; and the plain
-CloudFormation template of the table."""
+"""The CDK app, synthesized once per session: the table, least-privilege grants confined to
+each function's namespace, the key secret, the layer on each function, outputs and SSM
+parameters, the dashboard and alarms, cdk-nag's AwsSolutions checks and cfn-lint; a small app
+with the construct's options (no monitoring, the bucket for large bodies), also synthesized
+once; the construct in another app; and the plain CloudFormation template of the table."""
 
 from __future__ import annotations
 
 import json
 import re
 import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk import App, Stack
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.assertions import Annotations, Match, Template
 from cfnlint.api import ManualArgs, lint_file
 from cfnlint.decode import decode
+from constructs import Construct
 
 from tests.cdk_support import (
+    BY_NAME_NAMESPACE,
     IMPORTED_BUCKET,
+    IMPORTED_SECRET,
     OPTIONS_STACK,
     ROOT,
     Synthesis,
@@ -43,6 +50,10 @@ BASIC_EXECUTION_ROLE = (
 IMPORTED_TABLE_ARN = (
     "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/http_cache"
 )
+KEY_SECRET_PARAMETER = "/lambda-http-cache/key-secret-arn"
+SECRET_ARN_PREFIX = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+# What a key, an object name, looks like after the namespace (a SHA-256 in hex).
+DIGEST = "0123456789abcdef" * 4
 
 
 @pytest.fixture(scope="module")
@@ -185,6 +196,112 @@ def function_named(template: dict[str, Any], name: str) -> dict[str, Any]:
     return properties
 
 
+def leading_keys(namespace: str) -> dict[str, Any]:
+    """The condition confining a grant to the items of one namespace."""
+    return {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{namespace}:*"]}}
+
+
+def secret_reference(secret_arn: str) -> str:
+    """A CloudFormation dynamic reference to a secret's value, as CDK writes it (rendered)."""
+    return f"{{{{resolve:secretsmanager:{secret_arn}:SecretString:::}}}}"
+
+
+def strings(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """Every string in a template, with its path."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from strings(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from strings(item, (*path, index))
+
+
+# A policy evaluator -------------------------------------------------------------------------------
+#
+# moto does not evaluate IAM conditions, so the policy document is checked. (moto 5's
+# access control, with INITIAL_NO_AUTH_ACTION_COUNT set, ignores every condition operator but
+# StringEquals and passes no request values such as dynamodb:LeadingKeys; and it checks
+# DynamoDB calls against the resource "*", so a grant on a table's ARN denies everything.)
+# Below, IAM's evaluation of identity-based statements, restricted to what the cache's grants
+# use: anything else is refused, so a check cannot pass on something the evaluator skipped.
+
+STATEMENT_FIELDS = {"Sid", "Effect", "Action", "Resource", "Condition"}
+
+
+class PolicyNotUnderstood(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Request:
+    """One API call: the action, the resource's ARN (rendered as :func:`render` does), and for
+    DynamoDB the partition keys it touches (the context key ``dynamodb:LeadingKeys``)."""
+
+    action: str
+    resource: str
+    leading_keys: tuple[str, ...] = ()
+
+
+def like(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
+    """IAM's wildcard match (StringLike, Action, Resource): ``*`` any run, ``?`` one character."""
+    regex = "".join({"*": ".*", "?": "."}.get(c, re.escape(c)) for c in pattern)
+    return re.fullmatch(regex, value, re.IGNORECASE if ignore_case else 0) is not None
+
+
+def strings_in(statement: dict[str, Any], field: str) -> list[str]:
+    try:
+        values = [render(v) for v in as_list(statement[field])]
+    except (AssertionError, KeyError, TypeError, ValueError) as error:
+        raise PolicyNotUnderstood(f"{field}: {statement.get(field)!r}") from error
+    if not values or not all(isinstance(v, str) and v for v in values):
+        raise PolicyNotUnderstood(f"{field}: {statement[field]!r}")
+    return values
+
+
+def condition_holds(condition: Any, request: Request) -> bool:
+    if not isinstance(condition, dict) or not condition:
+        raise PolicyNotUnderstood(f"Condition: {condition!r}")
+    holds = True  # every operator and key is read, even after one fails
+    for operator, tests in condition.items():
+        if operator != "ForAllValues:StringLike" or not isinstance(tests, dict) or not tests:
+            raise PolicyNotUnderstood(f"condition {operator}: {tests!r}")
+        for key, patterns in tests.items():
+            if key != "dynamodb:LeadingKeys":
+                raise PolicyNotUnderstood(f"condition key {key}")
+            allowed = [p for p in as_list(patterns) if isinstance(p, str)]
+            if not allowed or len(allowed) != len(as_list(patterns)):
+                raise PolicyNotUnderstood(f"condition values {patterns!r}")
+            # ForAllValues: every value of the request matches one pattern (true for none).
+            holds = holds and all(any(like(p, v) for p in allowed) for v in request.leading_keys)
+    return holds
+
+
+def is_allowed(statements: list[dict[str, Any]], request: Request) -> bool:
+    """An explicit Deny wins; else an Allow whose Action, Resource and Condition all match the
+    request allows it; else it is denied (by default)."""
+    allowed = False
+    for statement in statements:
+        if not statement or set(statement) - STATEMENT_FIELDS:
+            raise PolicyNotUnderstood(f"statement fields {sorted(statement)}")
+        effect = statement.get("Effect")
+        if effect not in ("Allow", "Deny"):
+            raise PolicyNotUnderstood(f"Effect: {effect!r}")
+        actions = strings_in(statement, "Action")
+        resources = strings_in(statement, "Resource")
+        condition = "Condition" not in statement or condition_holds(statement["Condition"], request)
+        matches = (
+            any(like(a, request.action, ignore_case=True) for a in actions)
+            and any(like(r, request.resource) for r in resources)
+            and condition
+        )
+        if matches and effect == "Deny":
+            return False
+        allowed = allowed or matches
+    return allowed
+
+
 # The table ----------------------------------------------------------------------------------------
 
 
@@ -226,6 +343,48 @@ def test_consumer_stack_owns_no_table_or_layer(consumer: dict[str, Any]) -> None
 # Least privilege ----------------------------------------------------------------------------------
 
 
+def test_the_policy_evaluator_is_strict() -> None:
+    grant: dict[str, Any] = {
+        "Effect": "Allow",
+        "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
+        "Resource": "arn:aws:dynamodb:eu-west-1:123456789012:table/http_cache",
+        "Condition": leading_keys("a"),
+    }
+    table = grant["Resource"]
+    own = Request("dynamodb:GetItem", table, (f"a:{DIGEST}",))
+    other = Request("dynamodb:GetItem", table, (f"b:{DIGEST}",))
+    assert is_allowed([grant], own)
+    assert is_allowed([grant], Request("DynamoDB:putitem", table, (f"a:{DIGEST}",)))
+    assert not is_allowed([grant], other)
+    assert not is_allowed([grant], Request("dynamodb:GetItem", table, ("ab:1",)))
+    assert not is_allowed([grant], Request("dynamodb:GetItem", table, ("a:1", "b:1")))
+    assert not is_allowed([grant], Request("dynamodb:DeleteItem", table, ("a:1",)))
+    assert not is_allowed([grant], Request("dynamodb:GetItem", f"{table}2", ("a:1",)))
+    assert not is_allowed([], own)  # denied by default
+    assert not is_allowed([grant, {**grant, "Effect": "Deny"}], own)  # a Deny wins
+    # Without the condition, the other namespace is allowed: the checks below can tell.
+    assert is_allowed([{k: v for k, v in grant.items() if k != "Condition"}], other)
+    # Whatever it does not know, it refuses.
+    for change in (
+        {"NotAction": "s3:*"},
+        {"NotResource": "*"},
+        {"Principal": "*"},
+        {"Effect": "allow"},
+        {"Action": []},
+        {"Resource": {"Fn::ImportValue": "x"}},
+        {"Condition": {}},
+        {"Condition": {"ForAnyValue:StringLike": {"dynamodb:LeadingKeys": ["a:*"]}}},
+        {"Condition": {"StringLike": {"dynamodb:LeadingKeys": "a:*"}}},
+        {"Condition": {"ForAllValues:StringLike": {"dynamodb:Attributes": ["a"]}}},
+        {"Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [{"Ref": "X"}]}}},
+    ):
+        with pytest.raises(PolicyNotUnderstood):
+            is_allowed([{**grant, **change}], own)
+        # ... even in a statement that does not concern the request.
+        with pytest.raises(PolicyNotUnderstood):
+            is_allowed([{**grant, **change}], Request("s3:GetObject", "arn:aws:s3:::b/k"))
+
+
 def test_the_documented_actions_are_get_and_put_item_only() -> None:
     assert set(construct.CACHE_TABLE_ACTIONS) == {"dynamodb:GetItem", "dynamodb:PutItem"}
     assert set(construct.LARGE_OBJECT_ACTIONS) == {"s3:GetObject", "s3:PutObject"}
@@ -234,7 +393,7 @@ def test_the_documented_actions_are_get_and_put_item_only() -> None:
         assert action in section
 
 
-def test_every_function_role_gets_exactly_the_cache_actions_on_the_table(
+def test_every_function_role_gets_exactly_the_cache_actions_on_its_namespace(
     synth: Synthesis,
 ) -> None:
     table_id, _ = only(synth.templates[stacks.MAIN_STACK], "AWS::DynamoDB::Table")
@@ -244,8 +403,12 @@ def test_every_function_role_gets_exactly_the_cache_actions_on_the_table(
     }
     found = functions(synth)
     assert len(found) == 4
+    namespaces = {}
     for stack, logical_id, properties in found:
         template = synth.templates[stack]
+        namespace = properties["Environment"]["Variables"][construct.NAMESPACE_ENV]
+        assert construct.NAMESPACE_PATTERN.fullmatch(namespace), (logical_id, namespace)
+        namespaces[logical_id] = namespace
         role_id = properties["Role"]["Fn::GetAtt"][0]
         statements = role_statements(template, role_id)
         dynamodb = [
@@ -253,21 +416,170 @@ def test_every_function_role_gets_exactly_the_cache_actions_on_the_table(
         ]
         assert len(dynamodb) == 1, (logical_id, statements)
         (statement,) = dynamodb
+        assert set(statement) == {"Effect", "Action", "Resource", "Condition"}
         assert statement["Effect"] == "Allow"
         assert sorted(as_list(statement["Action"])) == sorted(construct.CACHE_TABLE_ACTIONS)
         assert [render(r) for r in as_list(statement["Resource"])] == [table_arn[stack]]
-        assert "Condition" not in statement
+        # Only the items whose key starts with the function's own namespace.
+        assert statement["Condition"] == leading_keys(namespace), logical_id
         # Nothing else in the role's own policies; logs come from the basic execution role.
         assert statements == dynamodb, logical_id
         managed = template["Resources"][role_id]["Properties"].get("ManagedPolicyArns", [])
         assert [render(m) for m in managed] == [BASIC_EXECUTION_ROLE]
+    # The x86_64 and arm64 functions share theirs; the SnapStart and consumer functions have
+    # their own, derived from their construct paths.
+    by_name = {k[:-8]: v for k, v in namespaces.items()}  # without the logical id's hash
+    assert by_name["CatalogX86"] == by_name["CatalogArm64"] == stacks.CATALOG_NAMESPACE
+    assert by_name["CatalogSnapStart"].startswith(f"{stacks.MAIN_STACK}.CatalogSnapStart.")
+    assert by_name["CatalogByArn"].startswith(f"{stacks.CONSUMER_STACK}.CatalogByArn.")
+    assert len(set(namespaces.values())) == 3
 
 
 def test_no_policy_anywhere_grants_more_dynamodb(synth: Synthesis) -> None:
     for template in synth.templates.values():
         text = json.dumps(template)
-        actions = set(re.findall(r'"(dynamodb:[A-Za-z*]+)"', text))
+        # Actions, not the condition key ("dynamodb:LeadingKeys": [...]).
+        actions = set(re.findall(r'"(dynamodb:[A-Za-z*]+)"(?!\s*:)', text))
         assert actions == set(construct.CACHE_TABLE_ACTIONS) or not actions
+        assert "NotAction" not in text and "NotResource" not in text
+
+
+def test_a_function_reads_and_writes_its_own_namespace_and_no_other(synth: Synthesis) -> None:
+    """Evaluated on the synthesized policies (moto does not evaluate IAM conditions): each
+    function against the keys of every function's namespace, in both stacks."""
+    table_id, _ = only(synth.templates[stacks.MAIN_STACK], "AWS::DynamoDB::Table")
+    table_arn = {
+        stacks.MAIN_STACK: f"${{{table_id}.Arn}}",
+        stacks.CONSUMER_STACK: IMPORTED_TABLE_ARN,
+    }
+    grants = {}
+    for stack, logical_id, properties in functions(synth):
+        role_id = properties["Role"]["Fn::GetAtt"][0]
+        namespace = properties["Environment"]["Variables"][construct.NAMESPACE_ENV]
+        grants[logical_id] = (
+            namespace,
+            table_arn[stack],
+            role_statements(synth.templates[stack], role_id),
+        )
+    shared = 0
+    for name, (namespace, table, statements) in grants.items():
+        own = f"{namespace}:{DIGEST}"
+        for action in construct.CACHE_TABLE_ACTIONS:
+            assert is_allowed(statements, Request(action, table, (own,))), (name, action)
+            # A key that only begins like the namespace is another namespace's.
+            assert not is_allowed(statements, Request(action, table, (f"{namespace}x:{DIGEST}",)))
+            # The table's other items, and a batch mixing them with its own: denied.
+            assert not is_allowed(statements, Request(action, table, (f"other:{DIGEST}",)))
+            assert not is_allowed(statements, Request(action, table, (own, f"other:{DIGEST}")))
+            for other_name, (other_namespace, _, _) in grants.items():
+                key = f"{other_namespace}:{DIGEST}"
+                expected = other_namespace == namespace
+                assert is_allowed(statements, Request(action, table, (key,))) == expected, (
+                    name,
+                    other_name,
+                    action,
+                )
+                shared += expected and other_name != name
+            # Another table: denied.
+            assert not is_allowed(statements, Request(action, f"{table}_other", (own,)))
+        # Other calls, even on its own items: denied.
+        for action in (
+            "dynamodb:DeleteItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:BatchGetItem",
+            "dynamodb:BatchWriteItem",
+            "dynamodb:Query",
+            "dynamodb:Scan",
+            "dynamodb:DescribeTable",
+        ):
+            assert not is_allowed(statements, Request(action, table, (own,))), (name, action)
+    # CatalogX86 and CatalogArm64 read and write each other's entries (both ways, two actions).
+    assert shared == 4
+
+
+# Namespaces ---------------------------------------------------------------------------------------
+
+
+def inline_function(scope: Construct, construct_id: str) -> lambda_.Function:
+    return lambda_.Function(
+        scope,
+        construct_id,
+        runtime=lambda_.Runtime.PYTHON_3_12,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("x = 1\n"),
+    )
+
+
+def test_namespaces_are_checked(tmp_path_factory: pytest.TempPathFactory) -> None:
+    stack = Stack(App(), "Checks")
+    cache = construct.HttpCache(
+        stack,
+        "Cache",
+        layer_dir=layer_dir(tmp_path_factory),
+        build_layer=False,
+        parameter_prefix=None,
+        monitoring=False,
+    )
+    table = dynamodb.Table.from_table_name(stack, "Table", "http_cache")
+    bucket = s3.Bucket.from_bucket_name(stack, "Bucket", "bucket-name")
+    function = inline_function(stack, "Fn")
+    for bad in ("", "a:b", "a/b", "a*", "a?", "a b", "caf\u00e9", "x" * 65):
+        with pytest.raises(ValueError, match=re.escape(repr(bad))):
+            cache.attach(function, namespace=bad)
+        with pytest.raises(ValueError, match=re.escape(repr(bad))):
+            construct.grant_cache_access(function, table, namespace=bad)
+        with pytest.raises(ValueError, match=re.escape(repr(bad))):
+            construct.grant_large_object_access(function, bucket, namespace=bad)
+    assert construct.namespace_of(function) is None
+
+    longest = "x" * 64
+    construct.grant_cache_access(function, table, namespace=longest)
+    # A function has one namespace: later grants default to it, and another is refused.
+    construct.grant_large_object_access(function, bucket)
+    assert construct.namespace_of(function) == longest
+    with pytest.raises(ValueError, match="already has the namespace"):
+        cache.attach(function, namespace="other")
+    # The failed calls granted and set nothing: only the two grants in that namespace.
+    template = Template.from_stack(stack).to_json()
+    properties = function_named(template, "Fn")
+    assert properties["Environment"]["Variables"][construct.NAMESPACE_ENV] == longest
+    assert "Layers" not in properties
+    role_id = properties["Role"]["Fn::GetAtt"][0]
+    (dynamodb_statement,) = statements_with(template, "dynamodb:", role_id)
+    (s3_statement,) = statements_with(template, "s3:", role_id)
+    assert role_statements(template, role_id) == [dynamodb_statement, s3_statement]
+    assert dynamodb_statement["Condition"] == leading_keys(longest)
+    assert render(s3_statement["Resource"]).endswith(
+        f":s3:::bucket-name/lambda-http-cache/{longest}/*"
+    )
+
+
+def test_default_namespaces_are_stable_unique_and_valid() -> None:
+    from lambda_http_cache.config import CacheConfig, ConfigError
+
+    def namespaces() -> list[str]:
+        stack = Stack(App(), "Stack")
+        deep = Construct(stack, "Deep" * 20)
+        ids = ["Fn", "Fn_2", "fn.3", "Fn-4", "Fn 5 (\u00e9)", "B" * 100]
+        found = [construct.default_namespace(inline_function(stack, i)) for i in ids]
+        found.append(construct.default_namespace(inline_function(deep, "C" * 100)))
+        return found
+
+    first = namespaces()
+    assert namespaces() == first  # derived from the construct path only
+    assert len(set(first)) == len(first)
+    assert first[0].startswith("Stack.Fn.")
+    for namespace in first:
+        assert construct.NAMESPACE_PATTERN.fullmatch(namespace), namespace
+        assert len(namespace) <= 64
+        # The library accepts them, and a generated key secret.
+        CacheConfig(namespace=namespace, key_secret="aZ0" * (construct.KEY_SECRET_LENGTH // 3))
+    # ... and refuses what the construct refuses.
+    for bad in ("a:b", "x" * 65):
+        with pytest.raises(ConfigError):
+            CacheConfig(namespace=bad)
+        with pytest.raises(ValueError):
+            construct.validate_namespace(bad)
 
 
 # Functions ----------------------------------------------------------------------------------------
@@ -279,7 +591,10 @@ def test_functions_get_the_table_name_the_metrics_service_and_the_api_url(
     table_id, _ = only(synth.templates[stacks.MAIN_STACK], "AWS::DynamoDB::Table")
     expected_table = {stacks.MAIN_STACK: {"Ref": table_id}, stacks.CONSUMER_STACK: "http_cache"}
     for stack, _, properties in functions(synth):
-        variables = properties["Environment"]["Variables"]
+        variables = dict(properties["Environment"]["Variables"])
+        # Checked on their own below.
+        assert construct.NAMESPACE_PATTERN.fullmatch(variables.pop(construct.NAMESPACE_ENV))
+        assert "{{resolve:secretsmanager:" in render(variables.pop(construct.KEY_SECRET_ENV))
         # No bucket by default: no HTTP_CACHE_S3_BUCKET.
         assert variables == {
             "CATALOG_API_URL": stacks.CATALOG_API_URL,
@@ -355,14 +670,26 @@ def test_consumer_attaches_the_layer_by_the_arn_in_ssm(consumer: dict[str, Any])
     assert parameter["Default"] == "/lambda-http-cache/layer-arn"
 
 
-def test_consumer_takes_the_layer_arn_from_context() -> None:
+def test_consumer_takes_the_layer_and_secret_arns_from_context() -> None:
     arn = "arn:aws:lambda:eu-west-1:123456789012:layer:lambda-http-cache:7"
-    app = App(context={stacks.LAYER_ARN_CONTEXT: arn, stacks.NAG_CONTEXT: False})
+    secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:HttpCacheKey-a1B2c3"
+    app = App(
+        context={
+            stacks.LAYER_ARN_CONTEXT: arn,
+            stacks.KEY_SECRET_ARN_CONTEXT: secret_arn,
+            stacks.NAG_CONTEXT: False,
+        }
+    )
     stack = stacks.HttpCacheConsumerStack(app, "Consumer")
     template = Template.from_stack(stack).to_json()
     _, function = only(template, "AWS::Lambda::Function")
     assert function["Properties"]["Layers"] == [arn]
-    assert construct.TABLE_ENV in function["Properties"]["Environment"]["Variables"]
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert construct.TABLE_ENV in variables
+    assert render(variables[construct.KEY_SECRET_ENV]) == secret_reference(secret_arn)
+    assert "Parameters" not in template or all(
+        p["Default"].startswith("/cdk-bootstrap/") for p in template["Parameters"].values()
+    )
 
 
 # Outputs and parameters ---------------------------------------------------------------------------
@@ -371,15 +698,137 @@ def test_consumer_takes_the_layer_arn_from_context() -> None:
 def test_outputs_and_ssm_parameters(main: dict[str, Any]) -> None:
     table_id, _ = only(main, "AWS::DynamoDB::Table")
     layer_id, _ = only(main, "AWS::Lambda::LayerVersion")
+    secret_id, _ = only(main, "AWS::SecretsManager::Secret")
     outputs = {k: render(v["Value"]) for k, v in main["Outputs"].items()}
-    parameter_id, parameter = only(main, "AWS::SSM::Parameter")
+    parameters = {
+        p["Properties"]["Name"]: (k, p["Properties"])
+        for k, p in of_type(main, "AWS::SSM::Parameter").items()
+    }
+    assert set(parameters) == {"/lambda-http-cache/layer-arn", KEY_SECRET_PARAMETER}
     assert outputs["TableName"] == f"${{{table_id}}}"
     assert outputs["TableArn"] == f"${{{table_id}.Arn}}"
     assert outputs["LayerVersionArn"] == f"${{{layer_id}}}"
+    parameter_id, parameter = parameters["/lambda-http-cache/layer-arn"]
     assert outputs["LayerArnParameter"] == f"${{{parameter_id}}}"
-    assert parameter["Properties"]["Name"] == "/lambda-http-cache/layer-arn"
-    assert parameter["Properties"]["Type"] == "String"
-    assert parameter["Properties"]["Value"] == {"Ref": layer_id}
+    assert parameter["Type"] == "String"
+    assert parameter["Value"] == {"Ref": layer_id}
+    # The key secret's ARN (a Ref to the secret is its ARN), never its value.
+    parameter_id, parameter = parameters[KEY_SECRET_PARAMETER]
+    assert outputs["KeySecretArn"] == f"${{{secret_id}}}"
+    assert outputs["KeySecretArnParameter"] == f"${{{parameter_id}}}"
+    assert parameter["Type"] == "String"
+    assert parameter["Value"] == {"Ref": secret_id}
+
+
+# The key secret -----------------------------------------------------------------------------------
+
+
+def test_each_deployment_generates_its_own_key_secret(synth: Synthesis) -> None:
+    main = synth.templates[stacks.MAIN_STACK]
+    _, secret = only(main, "AWS::SecretsManager::Secret")
+    properties = secret["Properties"]
+    # Secrets Manager generates the value when the stack is created: 64 letters and digits,
+    # nothing taken from the template or from a name.
+    assert properties["GenerateSecretString"] == {
+        "PasswordLength": 64,
+        "ExcludePunctuation": True,
+        "IncludeSpace": False,
+    }
+    assert set(properties) == {"Description", "GenerateSecretString"}
+    assert secret["DeletionPolicy"] == "Retain"  # follows the removal policy
+    assert of_type(synth.templates[stacks.CONSUMER_STACK], "AWS::SecretsManager::Secret") == {}
+
+
+def test_every_function_gets_the_key_secret_by_dynamic_reference(synth: Synthesis) -> None:
+    main = synth.templates[stacks.MAIN_STACK]
+    consumer = synth.templates[stacks.CONSUMER_STACK]
+    secret_id, _ = only(main, "AWS::SecretsManager::Secret")
+    # The consumer imports the secret by the ARN the first stack publishes in SSM, read when
+    # it deploys, as it reads the layer's.
+    (parameter_id,) = [
+        k for k, p in consumer["Parameters"].items() if p.get("Default") == KEY_SECRET_PARAMETER
+    ]
+    assert consumer["Parameters"][parameter_id]["Type"] == "AWS::SSM::Parameter::Value<String>"
+    expected = {
+        stacks.MAIN_STACK: secret_reference(f"${{{secret_id}}}"),
+        stacks.CONSUMER_STACK: secret_reference(f"${{{parameter_id}}}"),
+    }
+    found = functions(synth)
+    assert len(found) == 4
+    for stack, logical_id, properties in found:
+        value = properties["Environment"]["Variables"][construct.KEY_SECRET_ENV]
+        assert not isinstance(value, str), logical_id  # a reference, never a literal
+        assert render(value) == expected[stack], logical_id
+
+
+@pytest.mark.parametrize("app", ["project", "options"])
+def test_no_template_holds_a_secret_value(
+    app: str, synth: Synthesis, options_synth: Synthesis
+) -> None:
+    checked = synth if app == "project" else options_synth
+    references = 0
+    for name, template in checked.templates.items():
+        for path, value in strings(template):
+            assert "SecretString" not in path, (name, path)  # no value given to a secret
+            if "{{resolve:" in value:
+                # Only the functions' HTTP_CACHE_KEY_SECRET, resolved by CloudFormation.
+                assert value.startswith("{{resolve:secretsmanager:"), (name, path)
+                assert path[0] == "Resources", (name, path)
+                assert template["Resources"][path[1]]["Type"] == "AWS::Lambda::Function"
+                assert path[2:6] == (
+                    "Properties",
+                    "Environment",
+                    "Variables",
+                    "HTTP_CACHE_KEY_SECRET",
+                )
+                references += 1
+        # The functions read it from their environment: no Secrets Manager grant.
+        for kind in ("AWS::IAM::Policy", "AWS::IAM::Role"):
+            for resource in of_type(template, kind).values():
+                assert '"secretsmanager:' not in json.dumps(resource), name
+    assert references == sum(
+        len(of_type(t, "AWS::Lambda::Function")) for t in checked.templates.values()
+    )
+
+
+def test_grant_cache_access_hands_over_the_secret_it_is_given(options: dict[str, Any]) -> None:
+    secret_id, _ = only(options, "AWS::SecretsManager::Secret")
+    expected = {
+        "Attached": secret_reference(f"${{{secret_id}}}"),
+        "OptedOut": secret_reference(f"${{{secret_id}}}"),
+        "ByName": secret_reference(f"{SECRET_ARN_PREFIX}{IMPORTED_SECRET}"),
+    }
+    for name, reference in expected.items():
+        variables = function_named(options, name)["Environment"]["Variables"]
+        assert render(variables[construct.KEY_SECRET_ENV]) == reference, name
+
+
+def test_the_construct_takes_an_existing_key_secret(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    stack = Stack(App(), "UserStack")
+    existing = secretsmanager.Secret.from_secret_name_v2(stack, "Existing", "team/cache-key")
+    cache = construct.HttpCache(
+        stack,
+        "Cache",
+        layer_dir=layer_dir(tmp_path_factory),
+        build_layer=False,
+        monitoring=False,
+        key_secret=existing,
+    )
+    assert cache.key_secret is existing
+    cache.attach(inline_function(stack, "Fn"))
+    template = Template.from_stack(stack).to_json()
+    assert of_type(template, "AWS::SecretsManager::Secret") == {}
+    arn = f"{SECRET_ARN_PREFIX}team/cache-key"
+    variables = function_named(template, "Fn")["Environment"]["Variables"]
+    assert render(variables[construct.KEY_SECRET_ENV]) == secret_reference(arn)
+    (parameter,) = [
+        p["Properties"]
+        for p in of_type(template, "AWS::SSM::Parameter").values()
+        if p["Properties"]["Name"] == KEY_SECRET_PARAMETER
+    ]
+    assert render(parameter["Value"]) == arn
 
 
 # cdk-nag and cfn-lint -----------------------------------------------------------------------------
@@ -412,33 +861,62 @@ def test_cdk_nag_aws_solutions_finds_nothing_unsuppressed(
 
 def test_every_nag_suppression_carries_a_reason(synth: Synthesis, options_synth: Synthesis) -> None:
     project = nag_suppressions(synth)
-    # One per function role: the basic execution policy (logs only).
-    assert [(kind, rule["id"]) for kind, rule in project] == [
-        ("AWS::IAM::Role", "AwsSolutions-IAM4")
-    ] * 4
+    # One per function role: the basic execution policy (logs only); the key secret's
+    # rotation.
+    assert sorted((kind, rule["id"]) for kind, rule in project) == sorted(
+        [("AWS::IAM::Role", "AwsSolutions-IAM4")] * 4
+        + [("AWS::SecretsManager::Secret", "AwsSolutions-SMG4")]
+    )
     options = nag_suppressions(options_synth)
-    # The same for the three functions; the bucket's access logs; and for each function
-    # granted the bucket (role and its default policy), the object-key wildcard.
+    # The same for the three functions and the secret; the bucket's access logs; and for
+    # each function granted the bucket (role and its default policy), the object-key wildcard.
     assert sorted((kind, rule["id"]) for kind, rule in options) == sorted(
         [("AWS::IAM::Role", "AwsSolutions-IAM4")] * 3
+        + [("AWS::SecretsManager::Secret", "AwsSolutions-SMG4")]
         + [("AWS::S3::Bucket", "AwsSolutions-S1")]
         + [("AWS::IAM::Role", "AwsSolutions-IAM5"), ("AWS::IAM::Policy", "AwsSolutions-IAM5")] * 3
     )
     for kind, rule in project + options:
         assert rule["id"].startswith("AwsSolutions-")
         assert len(rule.get("reason", "").split()) >= 5, rule
-        if kind != "AWS::S3::Bucket":  # access logging is one finding, not a list
+        # Access logging and rotation are one finding each, not a list.
+        if kind not in ("AWS::S3::Bucket", "AWS::SecretsManager::Secret"):
             assert rule.get("applies_to"), f"{rule['id']} suppressed for every finding"
-    # The wildcard suppressed is the objects under the cache prefix, nothing wider.
+    (secret_rule,) = [r for _, r in project if r["id"] == "AwsSolutions-SMG4"]
+    assert "miss" in secret_rule["reason"] and "deploy" in secret_rule["reason"]
+    # The wildcard suppressed is the objects of the function's namespace under the cache
+    # prefix, nothing wider.
     prefix = construct.DEFAULT_LARGE_OBJECT_PREFIX
-    for _, rule in options:
-        if rule["id"] == "AwsSolutions-IAM5":
+    template = options_synth.templates[OPTIONS_STACK]
+    namespaces = {
+        f["Properties"]["Role"]["Fn::GetAtt"][0]: f["Properties"]["Environment"]["Variables"][
+            construct.NAMESPACE_ENV
+        ]
+        for f in of_type(template, "AWS::Lambda::Function").values()
+    }
+    assert len(set(namespaces.values())) == 3
+    checked = 0
+    for logical_id, resource in template["Resources"].items():
+        role_id = logical_id
+        if resource["Type"] == "AWS::IAM::Policy":
+            (reference,) = resource["Properties"]["Roles"]
+            role_id = reference["Ref"]
+        for rule in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", []):
+            if rule["id"] != "AwsSolutions-IAM5":
+                continue
+            namespace = namespaces[role_id]
+            other = next(n for n in namespaces.values() if n != namespace)
             (applies_to,) = rule["applies_to"]
             pattern = re.compile(applies_to["regex"].strip("/"))
-            assert pattern.match(f"Resource::<HttpCacheLargeObjects1234.Arn>/{prefix}*")
-            assert pattern.match(f"Resource::arn:<AWS::Partition>:s3:::bucket/{prefix}*")
-            assert not pattern.match("Resource::<HttpCacheLargeObjects1234.Arn>/*")
+            bucket_arn = "<HttpCacheLargeObjects1234.Arn>"
+            assert pattern.match(f"Resource::{bucket_arn}/{prefix}{namespace}/*")
+            assert pattern.match(f"Resource::arn:<AWS::Partition>:s3:::b/{prefix}{namespace}/*")
+            assert not pattern.match(f"Resource::{bucket_arn}/{prefix}{other}/*")
+            assert not pattern.match(f"Resource::{bucket_arn}/{prefix}*")
+            assert not pattern.match(f"Resource::{bucket_arn}/*")
             assert not pattern.match("Resource::*")
+            checked += 1
+    assert checked == 6
 
 
 @pytest.mark.parametrize("app", ["project", "options"])
@@ -495,19 +973,31 @@ def test_the_construct_in_another_app(tmp_path_factory: pytest.TempPathFactory) 
     assert table["DeletionPolicy"] == "Delete"
     assert table["Properties"]["TableName"] == "my_cache"
     assert table["Properties"]["DeletionProtectionEnabled"] is False
-    _, parameter = only(template, "AWS::SSM::Parameter")
-    assert parameter["Properties"]["Name"] == "/my-app/http-cache/layer-arn"
+    secret_id, secret = only(template, "AWS::SecretsManager::Secret")
+    assert secret["DeletionPolicy"] == "Delete"  # follows the removal policy
+    assert sorted(
+        p["Properties"]["Name"] for p in of_type(template, "AWS::SSM::Parameter").values()
+    ) == [
+        "/my-app/http-cache/key-secret-arn",
+        "/my-app/http-cache/layer-arn",
+    ]
     functions_ = of_type(template, "AWS::Lambda::Function")
     attached = [p["Properties"] for p in functions_.values() if p["Properties"].get("Layers")]
     (properties,) = attached
     assert properties["Architectures"] == ["arm64"]
-    assert properties["Environment"]["Variables"] == {
-        construct.TABLE_ENV: {"Ref": only(template, "AWS::DynamoDB::Table")[0]},
+    variables = properties["Environment"]["Variables"]
+    namespace = construct.default_namespace(function)
+    assert namespace.startswith("UserStack.Fn.")
+    assert {k: render(v) for k, v in variables.items()} == {
+        construct.TABLE_ENV: f"${{{only(template, 'AWS::DynamoDB::Table')[0]}}}",
+        construct.NAMESPACE_ENV: namespace,
+        construct.KEY_SECRET_ENV: secret_reference(f"${{{secret_id}}}"),
         construct.SERVICE_ENV: "my_cache",  # the table name by default
     }
     role_id = properties["Role"]["Fn::GetAtt"][0]
     (statement,) = role_statements(template, role_id)
     assert sorted(statement["Action"]) == sorted(construct.CACHE_TABLE_ACTIONS)
+    assert statement["Condition"] == leading_keys(namespace)
     # Monitoring is on by default, watching the metrics of that service.
     assert cache.metrics_service == "my_cache"
     assert len(of_type(template, "AWS::CloudWatch::Alarm")) == 2
@@ -545,6 +1035,8 @@ def test_the_construct_names_the_metrics_and_settings_the_library_uses(
     assert construct.LATENCY_METRICS == observability.LATENCY_METRICS
     assert construct.METRICS_NAMESPACE == config.DEFAULT_METRICS_NAMESPACE
     assert config.ENVIRONMENT["table_name"][0] == construct.TABLE_ENV
+    assert config.ENVIRONMENT["namespace"][0] == construct.NAMESPACE_ENV
+    assert config.ENVIRONMENT["key_secret"][0] == construct.KEY_SECRET_ENV
     assert config.ENVIRONMENT["service"][0] == construct.SERVICE_ENV
     assert config.ENVIRONMENT["large_object_bucket"][0] == construct.BUCKET_ENV
     assert config.ENVIRONMENT["large_object_prefix"][0] == construct.PREFIX_ENV
@@ -726,30 +1218,53 @@ def test_attached_functions_get_the_bucket_and_exactly_get_and_put_object(
     bucket_id, _ = only(options, "AWS::S3::Bucket")
     table_id, _ = only(options, "AWS::DynamoDB::Table")
     prefix = construct.DEFAULT_LARGE_OBJECT_PREFIX
+    own_bucket = f"${{{bucket_id}.Arn}}"
+    imported_bucket = f"arn:${{AWS::Partition}}:s3:::{IMPORTED_BUCKET}"
     expected = {
-        "Attached": ({"Ref": bucket_id}, f"${{{bucket_id}.Arn}}/{prefix}*"),
-        "OptedOut": ({"Ref": bucket_id}, f"${{{bucket_id}.Arn}}/{prefix}*"),
-        "ByName": (IMPORTED_BUCKET, f"arn:${{AWS::Partition}}:s3:::{IMPORTED_BUCKET}/{prefix}*"),
+        "Attached": ({"Ref": bucket_id}, own_bucket),
+        "OptedOut": ({"Ref": bucket_id}, own_bucket),
+        "ByName": (IMPORTED_BUCKET, imported_bucket),
     }
-    for name, (bucket_value, object_arn) in expected.items():
+    grants = {}
+    for name, (bucket_value, bucket_arn) in expected.items():
         properties = function_named(options, name)
         variables = properties["Environment"]["Variables"]
+        namespace = variables[construct.NAMESPACE_ENV]
         assert variables[construct.BUCKET_ENV] == bucket_value, name
         assert variables[construct.PREFIX_ENV] == prefix, name
         role_id = properties["Role"]["Fn::GetAtt"][0]
         (s3_statement,) = statements_with(options, "s3:", role_id)
         assert s3_statement["Effect"] == "Allow"
         assert sorted(as_list(s3_statement["Action"])) == sorted(construct.LARGE_OBJECT_ACTIONS)
-        assert [render(r) for r in as_list(s3_statement["Resource"])] == [object_arn], name
+        # The objects of the function's namespace only: <prefix><namespace>/*.
+        assert [render(r) for r in as_list(s3_statement["Resource"])] == [
+            f"{bucket_arn}/{prefix}{namespace}/*"
+        ], name
         assert "Condition" not in s3_statement
         # And the table grant as without the bucket: nothing else in the role.
         (dynamodb_statement,) = statements_with(options, "dynamodb:", role_id)
         assert role_statements(options, role_id) == [dynamodb_statement, s3_statement]
+        assert dynamodb_statement["Condition"] == leading_keys(namespace)
         table_arn = [render(r) for r in as_list(dynamodb_statement["Resource"])]
         if name == "ByName":
+            assert namespace == BY_NAME_NAMESPACE
             assert table_arn == [IMPORTED_TABLE_ARN.replace("http_cache", "other_cache")]
         else:
             assert table_arn == [f"${{{table_id}.Arn}}"]
+        grants[name] = (namespace, bucket_arn, role_statements(options, role_id))
+    # Evaluated (moto does not evaluate IAM policies on S3 object ARNs): a function reads and
+    # writes its own namespace's bodies, not another's, and deletes or lists nothing.
+    for name, (namespace, bucket_arn, statements) in grants.items():
+        for action in construct.LARGE_OBJECT_ACTIONS:
+            for other, (other_namespace, _, _) in grants.items():
+                key = f"{bucket_arn}/{prefix}{other_namespace}/{DIGEST}"
+                assert is_allowed(statements, Request(action, key)) == (other == name)
+            for key in (f"{prefix}{namespace}x/{DIGEST}", f"{prefix}{DIGEST}", DIGEST):
+                assert not is_allowed(statements, Request(action, f"{bucket_arn}/{key}"))
+        own = f"{bucket_arn}/{prefix}{namespace}/{DIGEST}"
+        for action in ("s3:DeleteObject", "s3:ListBucket", "s3:GetObjectVersion"):
+            assert not is_allowed(statements, Request(action, own))
+            assert not is_allowed(statements, Request(action, bucket_arn))
 
 
 def test_large_object_options_are_checked(tmp_path_factory: pytest.TempPathFactory) -> None:
@@ -794,6 +1309,18 @@ def test_example_table_template_declares_the_same_table_and_grant() -> None:
     (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Action"] == list(construct.CACHE_TABLE_ACTIONS)
     assert statement["Resource"] == {"Fn::GetAtt": ["HttpCacheTable", "Arn"]}
+    # Confined to one namespace, as the construct's grants are.
+    namespace = template["Parameters"]["Namespace"]
+    assert namespace["AllowedPattern"] == construct.NAMESPACE_PATTERN.pattern
+    assert "Default" not in namespace
+    assert statement["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [{"Fn::Sub": "${Namespace}:*"}]}
+    }
+    # A generated key secret, kept.
+    _, secret = only(template, "AWS::SecretsManager::Secret")
+    assert set(secret["Properties"]) == {"Description", "GenerateSecretString"}
+    assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] == 64
+    assert secret["DeletionPolicy"] == "Retain"
 
 
 # How the app is run -------------------------------------------------------------------------------
