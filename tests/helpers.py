@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from lambda_http_cache import DynamoDbCache
+from lambda_http_cache.item import Item, encode_entry, key_fingerprint
 from lambda_http_cache.session import CachedHttpSession
+from lambda_http_cache.sharing import SharingPolicy
+from requests_cache.models.response import CachedResponse
 
 BACKEND_OPTIONS = (
     "namespace",
@@ -17,6 +20,7 @@ BACKEND_OPTIONS = (
     "breaker",
     "config",
     "large_objects",
+    "max_body_bytes",
 )
 
 
@@ -40,3 +44,12 @@ def scan_all(client: Any, table_name: str) -> list[dict[str, Any]]:
         if "LastEvaluatedKey" not in page:
             return items
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def encode_response(table_key: str, namespace: str, response: CachedResponse) -> Item:
+    """The item the library would write for ``response`` under ``table_key`` (for tests that
+    put items straight into the table)."""
+    entry = SharingPolicy(secret=b"test-secret-0123456789").to_entry(
+        response, key_fingerprint(table_key)
+    )
+    return encode_entry(table_key, namespace, entry)

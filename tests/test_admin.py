@@ -17,12 +17,11 @@ import pytest
 import requests
 from lambda_http_cache import DynamoDbCache
 from lambda_http_cache.admin import main
-from lambda_http_cache.item import encode_response
 from requests_cache.models.request import CachedRequest
 from requests_cache.models.response import CachedResponse
 
 from scripts.local_servers import DynamoDbProxy, OriginServer
-from tests.helpers import cached_session, scan_all
+from tests.helpers import cached_session, encode_response, scan_all
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -104,10 +103,10 @@ def test_stats_counts_kinds_namespaces_and_times(
     code, out, _ = run(capsys, "stats", "--json")
     assert code == 0
     stats = json.loads(out)
-    # alpha: /items, /note, /start and /final (responses), the alias for the hop /hop;
+    # alpha: /items, /note and /final (responses), the aliases of /start and /hop to /final;
     # beta: /other
     assert stats["items"] == 6
-    assert (stats["responses"], stats["redirects"], stats["unreadable"]) == (5, 1, 0)
+    assert (stats["responses"], stats["redirects"], stats["unreadable"]) == (4, 2, 0)
     assert stats["namespaces"]["alpha"]["items"] == 5
     assert stats["namespaces"]["beta"]["items"] == 1
     assert stats["expired"] == 0 and stats["expired_share"] == 0
@@ -181,7 +180,8 @@ def test_get_follows_a_redirect_alias(
     code, out, _ = run(capsys, "get", filled["hop"], "--namespace", "alpha", "--json")
     entry = json.loads(out)
     assert code == 0
-    assert entry["alias_of"] == table_key(entry["table"], filled["start"], "alpha")
+    # The entry of the URL the chain ended at, with the whole chain as /start saw it
+    assert entry["alias_of"] == table_key(entry["table"], filled["final"], "alpha")
     assert entry["body"] == '{"price": 9.99}'
     assert [hop["status"] for hop in entry["history"]] == [301, 302]
     code, out, _ = run(capsys, "get", filled["hop"], "--namespace", "alpha")
@@ -233,9 +233,15 @@ def test_purge_expired_removes_only_expired_items(
     put_response(ddb, table_name, "other:stale", namespace="other", expires_in=-10)
     past = int((datetime.now(UTC) - timedelta(seconds=10)).timestamp())
     alias = {"v": {"N": "1"}, "kind": {"S": "redirect"}, "target": {"S": "stale"}}
+    expired = (datetime.now(UTC) - timedelta(seconds=10)).isoformat()
     ddb.put_item(
         TableName=table_name,
-        Item={"key": {"S": "default:alias"}, **alias, "ttl": {"N": str(past)}},
+        Item={
+            "key": {"S": "default:alias"},
+            **alias,
+            "expires": {"S": expired},
+            "ttl": {"N": str(past)},
+        },
     )
     # not this library's format: left alone by purge --expired
     ddb.put_item(TableName=table_name, Item={"key": {"S": "default:foreign"}})
@@ -334,4 +340,4 @@ def test_entry_point_runs_as_a_module(filled: dict[str, str], table_name: str) -
     )
     assert result.returncode == 0, result.stderr
     assert f"table         {table_name}" in result.stdout
-    assert "6: 5 responses, 1 redirect aliases, 0 unreadable" in result.stdout
+    assert "6: 4 responses, 2 redirect aliases, 0 unreadable" in result.stdout

@@ -111,7 +111,7 @@ def test_config_defaults_and_environment() -> None:
     assert config.memory_cache_mb == 0
     assert config.stale_if_error == 600
     assert config.match_headers == ("Accept", "Accept-Language")
-    assert "key_secret" not in repr(replace(config, key_secret="hidden"))
+    assert "key_secret" not in repr(replace(config, key_secret="hidden-0123456789abcdef"))
 
 
 @pytest.mark.parametrize(

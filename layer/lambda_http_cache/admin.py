@@ -13,8 +13,10 @@ and ``purge --namespace`` remove them.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
+import re
 import sys
 import time
 from collections import Counter
@@ -29,8 +31,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .backend import DynamoDbCache
-from .config import DEFAULT_NAMESPACE, DEFAULT_TABLE
-from .item import KIND_REDIRECT, decode_entry, item_kind, item_size, redirect_target
+from .config import DEFAULT_NAMESPACE, DEFAULT_TABLE, ConfigError, validate_namespace
+from .item import KIND_REDIRECT, decode_alias, decode_entry, item_kind, item_size
 from .item import Entry as ItemEntry
 from .large_objects import LargeObjectStore
 from .table import CacheTable, attribute, error_code
@@ -78,12 +80,10 @@ def classify(item: dict[str, Any], now: datetime) -> Entry:
     try:
         kind = item_kind(item)
         if kind == KIND_REDIRECT:
-            redirect_target(item)
-            # An alias carries only ``ttl``: its target's expiry, truncated to whole seconds,
-            # so it is judged expired one second late rather than early.
-            ttl = _ttl(item)
-            expired = ttl is not None and now.timestamp() >= ttl + 1
-            return Entry(key, kind, namespace, size, expired=expired)
+            alias = decode_alias(item)
+            return Entry(
+                key, kind, namespace, size, expired=alias.is_expired(now), expires=alias.expires
+            )
         # Metadata only: a scan need not decompress (or fetch from S3) every body.
         metadata = decode_entry(item, with_body=False)
         expired = metadata.expires is not None and now >= metadata.expires
@@ -321,17 +321,28 @@ def cmd_get(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     }
     item = backend.table.get(table_key)
     if item is not None and _kind(item) == KIND_REDIRECT:
-        target = redirect_target(item)
-        document["alias_of"] = backend.responses.table_key(target)
+        try:
+            alias = decode_alias(item)
+        except Exception as error:
+            document["found"] = False
+            document["error"] = f"unreadable redirect alias: {error}"
+            return _show_entry(args, document, out)
+        document["alias_of"] = backend.responses.table_key(alias.target)
         item = backend.table.get(document["alias_of"])
         if item is None:
             document["error"] = "redirect alias whose target is no longer stored"
+        elif alias.is_expired(datetime.now(UTC)):
+            document["error"] = "expired redirect alias (the library does not follow it)"
     if item is None:
         document["found"] = False
         document.setdefault("error", "nothing cached for this request")
     else:
         document["found"] = True
         document.update(_describe(item, args.max_body, backend.responses.load_entry))
+    return _show_entry(args, document, out)
+
+
+def _show_entry(args: argparse.Namespace, document: dict[str, Any], out: TextIO) -> int:
     if args.json:
         print(json.dumps(document, indent=2), file=out)
     else:
@@ -561,8 +572,10 @@ def _progress(args: argparse.Namespace, err: TextIO, label: str) -> Progress:
 
 
 def _namespace(value: str) -> str:
-    if not value or ":" in value:
-        raise argparse.ArgumentTypeError("a namespace is non-empty and contains no ':'")
+    try:
+        validate_namespace(value)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
     return value
 
 
@@ -711,7 +724,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the admin command; returns the exit status (0 done, 1 not found, refused or
     failed, 2 usage error)."""
     args = parse_args(argv)
-    out, err = sys.stdout, sys.stderr
+    # What the table holds was written by origins and by anyone who can write the table:
+    # shown, never executed by the terminal.
+    out: TextIO = Printable(sys.stdout)  # type: ignore[assignment]
+    err = sys.stderr
     run: Callable[[argparse.Namespace, TextIO, TextIO], int] = args.run
     try:
         return run(args, out, err)
@@ -733,6 +749,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # Formatting -------------------------------------------------------------------------------
+
+# Control characters (all but tab and newline), and the invisible and bidirectional
+# formatting characters that can make shown text read other than it is.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every unprintable character shown as its escape (ESC as ``\\x1b``)."""
+    return _UNPRINTABLE.sub(lambda match: match.group().encode("unicode_escape").decode(), text)
+
+
+class Printable(io.TextIOBase):
+    """A text stream that writes :func:`printable` text to ``stream``."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self.stream.write(printable(text))
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
 
 
 def _where(args: argparse.Namespace) -> str:

@@ -7,16 +7,20 @@ read every page, and redirect aliases live in the table where every container se
 
 Table keys are ``<namespace>:<requests-cache key>``; responses and aliases share the key
 space so that a lookup is one GetItem whichever it finds.
+
+Every write, whoever makes it (the session, ``responses[key] = value``, requests-cache's
+``reset_expiration``, ``recreate_keys`` and ``update``), goes through
+:meth:`ResponseStorage.write`, which applies every rule: the shared-cache refusals, the
+credential partition, redaction, the size limits, compression, the bucket, TTL and the
+memory tier. Every read goes through :meth:`ResponseStorage.lookup`.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import datetime
-from typing import Any, TypeVar
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -25,47 +29,63 @@ from requests_cache.backends.base import BaseCache, BaseStorage
 from requests_cache.models.response import CachedResponse
 
 from .breaker import CircuitBreaker
-from .config import DEFAULT_MEMORY_MB, DEFAULT_NAMESPACE, DEFAULT_TABLE
+from .config import (
+    DEFAULT_MAX_BODY_MB,
+    DEFAULT_MEMORY_MB,
+    DEFAULT_NAMESPACE,
+    DEFAULT_TABLE,
+    validate_namespace,
+)
+from .guard import StoreGuard
 from .item import (
     KIND_REDIRECT,
     KIND_RESPONSE,
     MAX_ITEM_BYTES,
+    Alias,
     Entry,
-    Item,
     ItemError,
     body_location,
+    decode_alias,
     decode_entry,
     encode_entry,
     encode_redirect,
-    encode_response,
     item_kind,
     item_size,
-    redirect_target,
+    key_fingerprint,
 )
 from .large_objects import LargeObjectStore
 from .memory import MemoryTier
 from .observability import Tracing
-from .sharing import credential_fingerprint, credential_names, redact, refusal
+from .sharing import SharingPolicy
 from .stats import CacheStats
 from .table import CacheTable, attribute, error_code, make_client
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
+
+# The key memo holds no request with a body, and at most this many bytes of URLs and headers.
+KEY_MEMO_BYTES = 512 * 1024
+KEY_MEMO_OVERHEAD = 300  # bytes per memo entry besides its URL and headers
 
 
 class _NamespacedStorage:
     """The items of one kind in one namespace: maps requests-cache keys to table keys and
-    back, and the mapping operations both storages share."""
+    back, and the mapping operations both storages share. Deletes also leave the memory tier,
+    so this container never serves what it has removed from the table."""
 
     kind: str
 
-    def __init__(self, table: CacheTable, namespace: str) -> None:
+    def __init__(self, table: CacheTable, namespace: str, memory: MemoryTier | None) -> None:
         self.table = table
         self.namespace = namespace
         self.prefix = f"{namespace}:"
+        self.memory = memory
 
     def table_key(self, key: str) -> str:
         return self.prefix + key
+
+    def _forget(self, key: str) -> None:
+        if self.memory is not None:
+            self.memory.discard(self.table_key(key))
 
     def _scan_keys(self) -> Iterator[str]:
         for item in self.table.scan(prefix=self.prefix, projection=("key", "kind")):
@@ -73,6 +93,7 @@ class _NamespacedStorage:
                 yield str(attribute(item, "key"))[len(self.prefix) :]
 
     def __delitem__(self, key: str) -> None:
+        self._forget(key)
         if not self.table.delete(self.table_key(key)):
             raise KeyError(key)
 
@@ -83,14 +104,20 @@ class _NamespacedStorage:
         return sum(1 for _ in self._scan_keys())
 
     def bulk_delete(self, keys: Iterable[str]) -> None:
+        keys = list(keys)
+        for key in keys:
+            self._forget(key)
         self.table.delete_many(self.table_key(k) for k in keys)
 
     def clear(self) -> None:
+        if self.memory is not None:
+            self.memory.clear()
         self.bulk_delete(list(self._scan_keys()))
 
 
 class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
-    """The responses of one namespace, as a mapping of requests-cache keys to responses."""
+    """The responses of one namespace, as a mapping of requests-cache keys to responses, and
+    the one read path and the one write path of the cache."""
 
     kind = KIND_RESPONSE
 
@@ -99,31 +126,111 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
         table: CacheTable,
         namespace: str,
         *,
+        policy: SharingPolicy,
+        guard: StoreGuard,
+        memory: MemoryTier | None = None,
         large_objects: LargeObjectStore | None = None,
+        bucket_guard: StoreGuard | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_MB * 1024 * 1024,
     ) -> None:
-        _NamespacedStorage.__init__(self, table, namespace)
+        _NamespacedStorage.__init__(self, table, namespace, memory)
         BaseStorage.__init__(self, serializer=None)
+        self.policy = policy
+        self.guard = guard
+        self.stats = guard.stats
         self.large_objects = large_objects
+        self.bucket_guard = bucket_guard or guard
+        self.max_body_bytes = max_body_bytes
 
-    def __getitem__(self, key: str) -> CachedResponse:
-        item = self.table.get(self.table_key(key))
-        if item is None or attribute(item, "kind") != KIND_RESPONSE:
-            raise KeyError(key)
-        return self.decode(key, item)  # type: ignore[return-value]
+    # Reads --------------------------------------------------------------------------------
 
-    def load_entry(self, item: dict[str, Any]) -> Entry:
-        """The entry in ``item``, its body fetched from the bucket if it is stored there (for
-        maintenance and inspection; the request path fetches behind its circuit breaker)."""
+    def lookup(self, key: str, *, follow_aliases: bool = True) -> Entry | None:
+        """The entry for ``key``: the memory tier first, then one GetItem (a second to follow
+        a redirect alias). None for a miss, a failed call or an unreadable item."""
+        table_key = self.table_key(key)
+        cached = self.memory.get(table_key) if self.memory is not None else None
+        if isinstance(cached, Entry):
+            self.stats.add("memory_hits")
+            return cached
+        if isinstance(cached, Alias):
+            return self._follow(cached, key) if follow_aliases else None
+        item = self.guard.call("read", self.table.get, table_key)
+        if item is None:
+            return None
+        try:
+            if item_kind(item) == KIND_REDIRECT:
+                if not follow_aliases:
+                    return None
+                alias = decode_alias(item)
+                if alias.is_expired(datetime.now(UTC)):
+                    return None
+                if self.memory is not None:
+                    self.memory.put(table_key, alias)
+                return self._follow(alias, key)
+            entry = self._decode(item, table_key)
+        except ItemError as error:
+            self.stats.add("unreadable")
+            logger.warning("Unreadable cache item %s treated as a miss: %s", key, error)
+            return None
+        if entry is not None and self.memory is not None:
+            self.memory.put(table_key, entry)
+        return entry
+
+    def _follow(self, alias: Alias, key: str) -> Entry | None:
+        entry = self.lookup(alias.target, follow_aliases=False)
+        if entry is None:
+            return None
+        if alias.expires is not None and (entry.expires is None or entry.expires > alias.expires):
+            # The target was refreshed since the alias was written: the alias's own expiry
+            # still bounds what it may serve.
+            entry = entry._replace(expires=alias.expires)
+        return entry.with_history_from(min(alias.hop, len(entry.history)))
+
+    def _decode(self, item: Mapping[str, Any], table_key: str) -> Entry | None:
+        """The entry in ``item``, its body fetched from the bucket if it is there; raises
+        ItemError if unreadable, None if the bucket call failed."""
+        stored_body = None
+        location = self._body_location(item, table_key)
+        if location is not None:
+            assert self.large_objects is not None
+            stored_body = self.bucket_guard.call(
+                "read", self.large_objects.get, location, self.max_body_bytes
+            )
+            if stored_body is None:
+                return None
+        return decode_entry(item, stored_body, max_body_bytes=self.max_body_bytes)
+
+    def _body_location(self, item: Mapping[str, Any], table_key: str) -> str | None:
+        """Where the body of ``item`` is, if not in the item: only ever the location this
+        store gives ``table_key`` itself, whatever the item says (raises ItemError if the
+        item points anywhere else)."""
         location = body_location(item)
         if location is None:
-            return decode_entry(item)
+            return None
         if self.large_objects is None:
             raise ItemError("the body is in S3 and no bucket is configured")
+        if location != self.large_objects.location(self.namespace, table_key):
+            raise ItemError(f"body_location {location!r} is not this key's location")
+        return location
+
+    def load_entry(self, item: Mapping[str, Any]) -> Entry:
+        """The entry in ``item`` with its body (for maintenance and inspection); raises
+        ItemError if it is unreadable, its body included."""
+        location = self._body_location(item, str(attribute(item, "key")))
+        if location is None:
+            return decode_entry(item, max_body_bytes=self.max_body_bytes)
+        assert self.large_objects is not None
         try:
-            stored_body = self.large_objects.get(location)
+            stored_body = self.large_objects.get(location, self.max_body_bytes)
         except Exception as error:
-            raise ItemError(f"the body at {location} is unreadable: {error!r}") from None
-        return decode_entry(item, stored_body)
+            raise ItemError(f"the body in S3 is unreadable: {error!r}") from None
+        return decode_entry(item, stored_body, max_body_bytes=self.max_body_bytes)
+
+    def __getitem__(self, key: str) -> CachedResponse:
+        entry = self.lookup(key, follow_aliases=False)
+        if entry is None:
+            raise KeyError(key)
+        return entry.to_response(key)
 
     def decode(self, key: str, item: dict[str, Any]) -> CachedResponse | None:
         """The response in ``item``, or None (logged) if the item is unreadable."""
@@ -132,13 +239,6 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
         except ItemError as error:
             logger.warning("Unreadable cache item %s treated as a miss: %s", key, error)
             return None
-
-    def __setitem__(self, key: str, response: CachedResponse) -> None:
-        self.write(key, response)
-
-    def write(self, key: str, response: CachedResponse) -> None:
-        item = encode_response(self.table_key(key), self.namespace, response, ttl=self.table.ttl)
-        self.table.put(item)
 
     def entries(self) -> Iterator[tuple[str, CachedResponse | None]]:
         """Every key and response of the namespace from one paginated scan (None if unreadable)."""
@@ -150,6 +250,73 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
     def values(self) -> Iterator[CachedResponse | None]:  # type: ignore[override]
         return (response for _, response in self.entries())
 
+    # Writes -------------------------------------------------------------------------------
+
+    def __setitem__(self, key: str, response: CachedResponse) -> None:
+        self.write(key, response)
+
+    def write(
+        self, key: str, response: Response | CachedResponse, expires: datetime | None = None
+    ) -> Entry | None:
+        """Store ``response`` under ``key`` if the rules allow it; the entry stored, or None.
+        A refused, oversize or failed write leaves nothing of ``response`` in either tier."""
+        table_key = self.table_key(key)
+        self._forget(key)
+        reason = self.policy.refusal(response)
+        if reason is None and not self.policy.matches(key, response.request):
+            # Key what was sent: an auth handler, a cookie set on a redirect or credentials
+            # dropped on the way made the response for other credentials than the key's.
+            reason = "credentials changed on the way"
+        if reason is not None:
+            self.stats.add("not_stored")
+            logger.debug("Response not stored in the shared cache: %s", reason)
+            return None
+        if isinstance(response, CachedResponse):
+            cached = response if expires is None else CachedResponse.from_response(response)
+        else:
+            cached = CachedResponse.from_response(response)
+        if expires is not None:
+            cached.expires = expires
+        entry = self.policy.to_entry(cached, key_fingerprint(key))
+        if len(entry.content) > self.max_body_bytes:
+            self._oversize(entry, len(entry.content))
+            return None
+        item = encode_entry(table_key, self.namespace, entry, ttl=self.table.ttl)
+        size = item_size(item)
+        if size > MAX_ITEM_BYTES and self.large_objects is not None and "body" in item:
+            if not self._store_body_apart(item, table_key):
+                return None
+            size = item_size(item)
+        if size > MAX_ITEM_BYTES:
+            self._oversize(entry, size)
+            return None
+        if self.guard.call("write", self.table.put, item) is None:
+            return None
+        if self.memory is not None:
+            self.memory.put(table_key, entry)
+        return entry
+
+    def _oversize(self, entry: Entry, size: int) -> None:
+        self.stats.add("oversize")
+        logger.warning(
+            "Response of %d bytes is %d bytes stored, over the limit (%d bytes in an item, "
+            "%d bytes of body): not cached",
+            len(entry.content),
+            size,
+            MAX_ITEM_BYTES,
+            self.max_body_bytes,
+        )
+
+    def _store_body_apart(self, item: dict[str, Any], table_key: str) -> bool:
+        """Move the body of ``item`` to the large-object bucket; whether that worked."""
+        assert self.large_objects is not None
+        location = self.large_objects.location(self.namespace, table_key)
+        body = item.pop("body")["B"]
+        if self.bucket_guard.call("write", self.large_objects.put, location, body) is None:
+            return False
+        item["body_location"] = {"S": location}
+        return True
+
 
 class RedirectStorage(_NamespacedStorage, BaseStorage[str, str]):
     """Redirect aliases of one namespace: the key of a request that was redirected, mapped to
@@ -157,26 +324,48 @@ class RedirectStorage(_NamespacedStorage, BaseStorage[str, str]):
 
     kind = KIND_REDIRECT
 
-    def __init__(self, table: CacheTable, namespace: str) -> None:
-        _NamespacedStorage.__init__(self, table, namespace)
+    def __init__(
+        self, table: CacheTable, namespace: str, *, guard: StoreGuard, memory: MemoryTier | None
+    ) -> None:
+        _NamespacedStorage.__init__(self, table, namespace, memory)
         BaseStorage.__init__(self, serializer=None)
+        self.guard = guard
 
-    def __getitem__(self, alias: str) -> str:
-        item = self.table.get(self.table_key(alias))
+    def __getitem__(self, key: str) -> str:
+        item = self.table.get(self.table_key(key))
         if item is None or attribute(item, "kind") != KIND_REDIRECT:
-            raise KeyError(alias)
-        return redirect_target(item)
+            raise KeyError(key)
+        try:
+            alias = decode_alias(item)
+        except ItemError:
+            raise KeyError(key) from None
+        if alias.is_expired(datetime.now(UTC)):
+            raise KeyError(key)
+        return alias.target
 
-    def __setitem__(self, alias: str, target: str) -> None:
-        self.write(alias, target, expires=None)
+    def __setitem__(self, key: str, target: str) -> None:
+        """An alias to an existing entry, expiring with it (requests-cache's ``update``)."""
+        item = self.table.get(self.table_key(target))
+        try:
+            entry = decode_entry(item, with_body=False) if item is not None else None
+        except ItemError:
+            entry = None
+        if entry is None:
+            logger.debug("Alias %s not stored: its target %s is not a stored response", key, target)
+            return
+        self.write(key, Alias(target, entry.expires))
 
-    def write(self, alias: str, target: str, expires: datetime | None) -> None:
-        if alias == target:
-            return  # requests-cache aliases the original request to itself; nothing to store
-        # Never replace a response stored under the same key with an alias.
+    def write(self, key: str, alias: Alias) -> None:
+        """Store ``alias`` under ``key``, never replacing a response stored there."""
+        if key == alias.target or key_fingerprint(key) != key_fingerprint(alias.target):
+            return
+        self.guard.call("write", self._put, key, alias)
+
+    def _put(self, key: str, alias: Alias) -> None:
+        table_key = self.table_key(key)
         try:
             self.table.put(
-                encode_redirect(self.table_key(alias), self.namespace, target, expires),
+                encode_redirect(table_key, self.namespace, alias),
                 condition="attribute_not_exists(#k) OR #kind = :redirect",
                 ExpressionAttributeNames={"#k": "key", "#kind": "kind"},
                 ExpressionAttributeValues={":redirect": {"S": KIND_REDIRECT}},
@@ -184,6 +373,9 @@ class RedirectStorage(_NamespacedStorage, BaseStorage[str, str]):
         except ClientError as error:
             if error_code(error) != "ConditionalCheckFailedException":
                 raise
+            return
+        if self.memory is not None:
+            self.memory.put(table_key, alias)
 
 
 class DynamoDbCache(BaseCache):
@@ -195,7 +387,8 @@ class DynamoDbCache(BaseCache):
             Construction itself never calls DynamoDB.
         ttl: Write the ``ttl`` attribute (epoch seconds) from each response's expiration.
         connection: A boto3 DynamoDB client or resource to use instead of a new client.
-        namespace: Partition of the table this cache reads and writes.
+        namespace: Partition of the table this cache reads and writes (letters, digits,
+            ``_ . -``, at most 64).
         consistent_read: Use strongly consistent reads (twice the read units).
         config: A botocore ``Config`` for a new client (timeouts, retries).
         memory_cache_bytes: Size of the in-container memory tier; 0 turns it off.
@@ -206,6 +399,7 @@ class DynamoDbCache(BaseCache):
         stats: Where events are counted.
         tracing: Where cache reads and writes are traced.
         large_objects: Where bodies too large for an item go (off when None).
+        max_body_bytes: The largest body stored or read back.
         kwargs: boto3 session or client keywords (``region_name``, ``endpoint_url``, ...).
 
     Reads and writes never raise: a failed or skipped read is a miss, a failed write leaves
@@ -229,12 +423,14 @@ class DynamoDbCache(BaseCache):
         stats: CacheStats | None = None,
         tracing: Tracing | None = None,
         large_objects: LargeObjectStore | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_MB * 1024 * 1024,
         decode_content: bool = True,
         **kwargs: Any,
     ) -> None:
         # decode_content is accepted for compatibility: bodies are always stored as bytes.
         if kwargs.pop("serializer", None) is not None:
             raise TypeError("DynamoDbCache stores its own item format; serializer is not used")
+        validate_namespace(namespace)
         super().__init__(cache_name=table_name)
         client = make_client(connection, config=config, **kwargs)
         self.table = CacheTable(
@@ -245,36 +441,65 @@ class DynamoDbCache(BaseCache):
             consistent_read=consistent_read,
         )
         self.namespace = namespace
-        self.responses: ResponseStorage = ResponseStorage(
-            self.table, namespace, large_objects=large_objects
-        )
-        self.redirects: RedirectStorage = RedirectStorage(self.table, namespace)
-        self.memory = MemoryTier(memory_cache_bytes) if memory_cache_bytes > 0 else None
-        self.store_private = store_private
-        secret = key_secret if key_secret is not None else f"lambda-http-cache:{table_name}"
-        self._key_secret = secret.encode() if isinstance(secret, str) else secret
-        self.breaker = breaker or CircuitBreaker()
         self.stats = stats or CacheStats()
         self.tracing = tracing or Tracing(enabled=False)
-        self.large_objects = large_objects
-        self._key_memo: dict[tuple[Any, ...], str] = {}
+        self.breaker = breaker or CircuitBreaker()
         self.large_object_breaker = CircuitBreaker(self.breaker.threshold, self.breaker.cooldown)
+        self.guard = StoreGuard("the table", self.breaker, self.stats, self.tracing)
+        bucket_guard = StoreGuard(
+            "the large-object bucket", self.large_object_breaker, self.stats, self.tracing
+        )
+        self.memory = MemoryTier(memory_cache_bytes) if memory_cache_bytes > 0 else None
+        self.large_objects = large_objects
+        # Without a configured secret the key's HMAC still separates credentials, but its key
+        # is public: the README says what that costs, and the first use logs it once.
+        secret = key_secret if key_secret is not None else f"lambda-http-cache:{table_name}"
+        self.policy = SharingPolicy(
+            self._settings.ignored_parameters or (),
+            secret=secret.encode() if isinstance(secret, str) else secret,
+            store_private=store_private,
+            secret_configured=key_secret is not None,
+        )
+        self._policy_source: tuple[str, ...] = tuple(self._settings.ignored_parameters or ())
+        self.responses: ResponseStorage = ResponseStorage(
+            self.table,
+            namespace,
+            policy=self.policy,
+            guard=self.guard,
+            memory=self.memory,
+            large_objects=large_objects,
+            bucket_guard=bucket_guard,
+            max_body_bytes=max_body_bytes,
+        )
+        self.redirects: RedirectStorage = RedirectStorage(
+            self.table, namespace, guard=self.guard, memory=self.memory
+        )
+        self._key_memo: dict[tuple[Any, ...], str] = {}
+        self._key_memo_bytes = 0
+
+    @property
+    def store_private(self) -> bool:
+        return self.policy.store_private
 
     # Keys ---------------------------------------------------------------------------------
 
     def create_key(self, request: Any, match_headers: Any = None, **kwargs: Any) -> str:
-        """requests-cache's key, plus a keyed hash of the credentials the request carries.
+        """requests-cache's key of the request without its credentials and body, plus a keyed
+        hash of those (see sharing.py).
 
-        Keys are memoised by everything they are derived from (the request's method, URL,
-        body and headers, the call's options and the key settings): requests-cache's URL
-        normalisation costs about 0.1 ms, a large share of a memory-tier hit."""
+        Keys of requests without a body are memoised by everything they are derived from:
+        requests-cache's URL normalisation costs about 0.1 ms, a large share of a memory-tier
+        hit. The memo never holds a body, and is bounded in bytes."""
+        if getattr(request, "body", None):
+            return self._create_key(request, match_headers, **kwargs)
         settings = self._settings
         try:
+            headers = tuple(request.headers.items())
             memo = (
                 request.method,
                 request.url,
-                request.body,
-                tuple(request.headers.items()),
+                headers,
+                getattr(request, "credential_fingerprint", None),
                 tuple(sorted((name, _hashable(value)) for name, value in kwargs.items())),
                 _hashable(match_headers),
                 _hashable(settings.match_headers),
@@ -287,66 +512,39 @@ class DynamoDbCache(BaseCache):
             return self._create_key(request, match_headers, **kwargs)
         if key is None:
             key = self._create_key(request, match_headers, **kwargs)
-            if len(self._key_memo) >= KEY_MEMO_SIZE:
+            size = KEY_MEMO_OVERHEAD + len(request.url or "") + sum(len(str(h)) for h in headers)
+            if self._key_memo_bytes + size > KEY_MEMO_BYTES:
                 self._key_memo.clear()
+                self._key_memo_bytes = 0
             self._key_memo[memo] = key
+            self._key_memo_bytes += size
         return key
 
     def _create_key(self, request: Any, match_headers: Any = None, **kwargs: Any) -> str:
-        key = super().create_key(request, match_headers, **kwargs)
-        fingerprint = credential_fingerprint(request, self._credential_names(), self._key_secret)
+        clean, fingerprint = self._sharing().split(request)
+        key = super().create_key(clean, match_headers, **kwargs)
         return f"{key}-{fingerprint}" if fingerprint else key
 
-    def _credential_names(self) -> frozenset[str]:
-        return _credential_names(tuple(self._settings.ignored_parameters or ()))
+    def _sharing(self) -> SharingPolicy:
+        """The sharing policy, following the session's ``ignored_parameters`` (requests-cache
+        sets the settings after building the backend)."""
+        source = tuple(self._settings.ignored_parameters or ())
+        if source != self._policy_source:
+            self.policy.extra = frozenset(name.lower() for name in source)
+            self._policy_source = source
+        return self.policy
 
     # Reads --------------------------------------------------------------------------------
 
     def get_response(self, key: str, default: Any = None) -> CachedResponse | None:
         """The memory tier first; then one GetItem (a second only for a redirect alias)."""
         try:
-            entry = self._read_entry(key)
+            entry = self.responses.lookup(key)
         except Exception as error:  # never let the cache fail a request
             self.stats.add("errors")
             logger.warning("Cache read failed, treated as a miss: %r", error)
             return default  # type: ignore[no-any-return]
         return entry.to_response(key) if entry is not None else default
-
-    def _read_entry(self, key: str) -> Entry | None:
-        table_key = self.responses.table_key(key)
-        if self.memory is not None:
-            entry = self.memory.get(table_key)
-            if entry is not None:
-                self.stats.add("memory_hits")
-                return entry
-        item = self._guarded("read", self.table.get, table_key)
-        if item is None:
-            return None
-        try:
-            if item_kind(item) == KIND_REDIRECT:
-                item = self._guarded(
-                    "read", self.table.get, self.responses.table_key(redirect_target(item))
-                )
-                if item is None:
-                    return None
-            stored_body = None
-            location = body_location(item)
-            if location is not None:
-                if self.large_objects is None:
-                    raise ItemError("the body is in S3 and no bucket is configured")
-                stored_body = self._guarded(
-                    "read", self.large_objects.get, location, breaker=self.large_object_breaker
-                )
-                if stored_body is None:
-                    return None
-            entry = decode_entry(item, stored_body)
-        except ItemError as error:
-            self.stats.add("unreadable")
-            logger.warning("Unreadable cache item %s treated as a miss: %s", key, error)
-            return None
-        if self.memory is not None:
-            self.memory.put(table_key, entry)
-        return entry
 
     # Writes -------------------------------------------------------------------------------
 
@@ -365,98 +563,26 @@ class DynamoDbCache(BaseCache):
 
     def _save(self, response: Response, cache_key: str | None, expires: datetime | None) -> None:
         cache_key = cache_key or self.create_key(response.request)
-        reason = refusal(response, store_private=self.store_private)
-        if reason is not None:
-            self.stats.add("not_stored")
-            logger.debug("Response marked %s: not stored in the shared cache", reason)
+        if response.history and self._sharing().matches(cache_key, response.request):
+            # A redirected response is stored under the key of the URL the chain really ended
+            # at, and each request of the chain gets an alias to it: so an alias never points
+            # at an entry that another URL may overwrite (see "A shared cache" in the README).
+            target = self.create_key(response.request)
+        else:
+            target = cache_key
+        entry = self.responses.write(target, response, expires)
+        if entry is None or not response.history or getattr(response, "revalidated", False):
             return
-        cached = CachedResponse.from_response(response, expires=expires)
-        entry = Entry.from_response(redact(cached, self._credential_names()))
-        table_key = self.responses.table_key(cache_key)
-        item = encode_entry(table_key, self.namespace, entry, ttl=self.table.ttl)
-        size = item_size(item)
-        if size > MAX_ITEM_BYTES and self.large_objects is not None and "body" in item:
-            if not self._store_body_apart(item, table_key):
-                return
-            size = item_size(item)
-        if size > MAX_ITEM_BYTES:
-            self.stats.add("oversize")
-            logger.warning(
-                "Response of %d bytes is %d bytes as an item, over DynamoDB's limit of %d: "
-                "not cached",
-                len(entry.content),
-                size,
-                MAX_ITEM_BYTES,
-            )
-            if self.memory is not None:
-                self.memory.discard(table_key)
-            return
-        self._guarded("write", self.table.put, item)
-        if self.memory is not None:
-            self.memory.put(table_key, entry)
-        # Aliases for each redirect hop, unless this is a revalidation of a stored response.
-        if response.history and not cached.revalidated:
-            for hop in response.history:
-                alias = self.create_key(hop.request)
-                self._guarded("write", self.redirects.write, alias, cache_key, entry.expires)
-
-    def _store_body_apart(self, item: Item, table_key: str) -> bool:
-        """Move the body of ``item`` to the large-object bucket; whether that worked."""
-        assert self.large_objects is not None
-        location = self.large_objects.location(table_key)
-        body = item.pop("body")["B"]
-        stored = self._guarded(
-            "write", self.large_objects.put, location, body, breaker=self.large_object_breaker
-        )
-        if stored is None:
-            return False
-        item["body_location"] = {"S": location}
-        return True
-
-    # Guard --------------------------------------------------------------------------------
-
-    def _guarded(
-        self,
-        operation: str,
-        call: Callable[..., T],
-        *args: Any,
-        breaker: CircuitBreaker | None = None,
-    ) -> T | None:
-        """Run one store call behind its circuit breaker; None if skipped or failed."""
-        breaker = breaker or self.breaker
-        if not breaker.allow():
-            self.stats.add("bypassed")
-            return None
-        started = time.perf_counter()
-        try:
-            with self.tracing.segment(operation):
-                result = call(*args)
-        except Exception as error:
-            opened = breaker.failure()
-            self.stats.add("errors")
-            outcome = "treated as a miss" if operation == "read" else "response not cached"
-            logger.warning("Cache %s failed, %s: %r", operation, outcome, error)
-            if opened:
-                logger.warning(
-                    "%d cache calls failed in a row: %s bypassed for %.0f s",
-                    breaker.threshold,
-                    "the large-object bucket"
-                    if breaker is self.large_object_breaker
-                    else "the table",
-                    breaker.cooldown,
-                )
-            return None
-        breaker.success()
-        self.stats.record_latency("cache", (time.perf_counter() - started) * 1000)
-        return result
+        joins = {cache_key: 0}
+        for hop, redirect in enumerate(response.history):
+            joins.setdefault(self.create_key(redirect.request), hop)
+        for alias_key, hop in joins.items():
+            self.redirects.write(alias_key, Alias(target, entry.expires, hop))
 
     # Maintenance --------------------------------------------------------------------------
 
     def delete(self, *keys: str, **kwargs: Any) -> None:
-        """As requests-cache's ``delete``; the memory tier is emptied (deletes are rare, and
-        working out which of its entries a condition matches is not worth it)."""
-        if self.memory is not None:
-            self.memory.clear()
+        """As requests-cache's ``delete``; a failure is logged, never raised."""
         try:
             super().delete(*keys, **kwargs)
         except Exception as error:
@@ -496,9 +622,6 @@ class DynamoDbCache(BaseCache):
                 yield response
 
 
-KEY_MEMO_SIZE = 1024
-
-
 def _hashable(value: Any) -> Any:
     """A hashable stand-in for a setting or a send() option (proxies arrive as a dict)."""
     if isinstance(value, Mapping):
@@ -506,8 +629,3 @@ def _hashable(value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return tuple(_hashable(v) for v in value)
     return value
-
-
-@functools.lru_cache(maxsize=16)
-def _credential_names(ignored_parameters: tuple[str, ...]) -> frozenset[str]:
-    return credential_names(ignored_parameters)

@@ -25,7 +25,13 @@ DEFAULT_METRICS_NAMESPACE = "LambdaHttpCache"
 DEFAULT_CONNECT_TIMEOUT = 0.5
 DEFAULT_READ_TIMEOUT = 0.5
 DEFAULT_MAX_ATTEMPTS = 1
+DEFAULT_MAX_BODY_MB = 16
 TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+# Namespaces begin every table key ("<namespace>:...") and the CDK construct grants each
+# function only the keys of its own (dynamodb:LeadingKeys "<namespace>:*"): no separator, no
+# wildcard, nothing a prefix match could confuse.
+NAMESPACE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+MIN_KEY_SECRET_CHARS = 16
 
 
 class ConfigError(ValueError):
@@ -34,6 +40,14 @@ class ConfigError(ValueError):
     def __init__(self, setting: str, message: str) -> None:
         super().__init__(f"{setting}: {message}")
         self.setting = setting
+
+
+def validate_namespace(namespace: str) -> None:
+    if not isinstance(namespace, str) or not NAMESPACE.fullmatch(namespace):
+        raise ConfigError(
+            "namespace (HTTP_CACHE_NAMESPACE)",
+            f"{namespace!r} is not a namespace: 1 to 64 of A-Z a-z 0-9 _ . -",
+        )
 
 
 def _parse_bool(setting: str, raw: str) -> bool:
@@ -100,6 +114,7 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "create_table": ("HTTP_CACHE_CREATE_TABLE", _parse_bool),
     "consistent_read": ("HTTP_CACHE_CONSISTENT_READ", _parse_bool),
     "memory_cache_mb": ("HTTP_CACHE_MEMORY_MB", _parse_float),
+    "max_body_mb": ("HTTP_CACHE_MAX_BODY_MB", _parse_float),
     "store_private": ("HTTP_CACHE_STORE_PRIVATE", _parse_bool),
     "key_secret": ("HTTP_CACHE_KEY_SECRET", lambda _s, raw: raw),
     "breaker_threshold": ("HTTP_CACHE_BREAKER_THRESHOLD", _parse_int),
@@ -144,6 +159,8 @@ class CacheConfig:
     create_table: bool = False
     consistent_read: bool = False
     memory_cache_mb: float = DEFAULT_MEMORY_MB
+    # The largest body stored or read back: bounds what one hostile item can cost to decode.
+    max_body_mb: float = DEFAULT_MAX_BODY_MB
     store_private: bool = False
     key_secret: str | None = field(default=None, repr=False)
     # Bodies too large for an item even compressed go to this S3 bucket (off when None).
@@ -169,9 +186,15 @@ class CacheConfig:
                 "table_name (HTTP_CACHE_TABLE)",
                 f"{self.table_name!r} is not a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)",
             )
-        if not self.namespace or ":" in self.namespace:
+        validate_namespace(self.namespace)
+        if self.key_secret is not None and len(self.key_secret) < MIN_KEY_SECRET_CHARS:
             raise ConfigError(
-                "namespace (HTTP_CACHE_NAMESPACE)", "must be non-empty and contain no ':'"
+                "key_secret (HTTP_CACHE_KEY_SECRET)",
+                f"must be at least {MIN_KEY_SECRET_CHARS} characters (a random string)",
+            )
+        if not 0 < self.max_body_mb <= 1024:
+            raise ConfigError(
+                "max_body_mb (HTTP_CACHE_MAX_BODY_MB)", "must be over 0, at most 1024"
             )
         if self.expire_after is not None and not isinstance(
             self.expire_after, int | float | timedelta

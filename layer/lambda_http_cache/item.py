@@ -11,6 +11,7 @@ one cache entry, which the memory tier keeps and turns into a fresh response on 
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -34,6 +35,17 @@ COMPRESS_MIN_SAVING = 0.125
 COMPRESS_LEVEL = 6
 BODY_IDENTITY = "identity"
 BODY_ZLIB = "zlib"
+# The largest body the cache stores or reads back (the default of max_body_mb): every decode
+# is bounded by it, whatever an item declares.
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+
+# A cache key ends with "-" and 32 hex characters (a truncated HMAC) when the request carried
+# credentials or a body; see sharing.py.
+FINGERPRINT_HEX = 32
+_FINGERPRINT = re.compile(rf"[0-9a-f]{{{FINGERPRINT_HEX}}}")
+# An alias target is a cache key of the alias's own namespace (the reader adds the prefix):
+# any text of bounded length, whatever a writer of the table put there.
+MAX_CACHE_KEY_CHARS = 1024
 
 AttributeValue = dict[str, Any]
 Item = dict[str, AttributeValue]
@@ -42,6 +54,32 @@ Headers = tuple[tuple[str, str], ...]
 
 class ItemError(ValueError):
     """An item that is not a readable cache entry of this format (corrupt, foreign, newer)."""
+
+
+def key_fingerprint(key: str) -> str | None:
+    """The credential fingerprint a cache key ends with, or None."""
+    head, separator, tail = key.rpartition("-")
+    return tail if separator and head and _FINGERPRINT.fullmatch(tail) else None
+
+
+class StoredRequest(CachedRequest):
+    """A request rebuilt from the table: no credentials and no body, but the fingerprint of
+    those it carried, so that keys computed from it (Vary checks, ``recreate_keys``) stay in
+    its credential partition."""
+
+    __slots__ = ("credential_fingerprint",)
+
+    def __init__(self, *args: Any, credential_fingerprint: str | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.credential_fingerprint = credential_fingerprint
+
+    def copy(self) -> StoredRequest:
+        return StoredRequest(
+            method=self.method,
+            url=self.url,
+            headers=CaseInsensitiveDict(self.headers),
+            credential_fingerprint=self.credential_fingerprint,
+        )
 
 
 class Hop(NamedTuple):
@@ -53,12 +91,19 @@ class Hop(NamedTuple):
     reason: str
     headers: Headers
 
-    def to_response(self) -> CachedResponse:
+    def to_response(self, final: Entry) -> CachedResponse:
+        # Only the final request's Vary-selected headers are stored: each hop's request gets
+        # them, since requests-cache checks Vary against the last hop's request.
         return CachedResponse(
             content=b"",
             headers=CaseInsensitiveDict(self.headers),
             reason=self.reason,
-            request=CachedRequest(method=self.method, url=self.url),
+            request=StoredRequest(
+                method=self.method,
+                url=self.url,
+                headers=CaseInsensitiveDict(final.request_headers),
+                credential_fingerprint=final.fingerprint,
+            ),
             status_code=self.status,
             url=self.url,
         )
@@ -80,6 +125,8 @@ class Entry(NamedTuple):
     request_url: str
     request_headers: Headers
     history: tuple[Hop, ...] = ()
+    # The credential fingerprint of the request that produced it (from its key), or None.
+    fingerprint: str | None = None
 
     @property
     def size(self) -> int:
@@ -87,33 +134,9 @@ class Entry(NamedTuple):
         headers = sum(len(k) + len(v) for k, v in self.headers + self.request_headers)
         return len(self.content) + headers + len(self.url) + 400 * (1 + len(self.history))
 
-    @classmethod
-    def from_response(cls, response: CachedResponse) -> Entry:
-        request = response.request
-        return cls(
-            content=response._content or b"",
-            status=int(response.status_code),
-            reason=response.reason or "",
-            url=response.url or request.url or "",
-            headers=tuple((str(k), str(v)) for k, v in response.headers.items()),
-            created=response.created_at,
-            expires=response.expires,
-            elapsed=round(response.elapsed.total_seconds(), 6),
-            encoding=response.encoding,
-            request_method=request.method or "GET",
-            request_url=request.url or "",
-            request_headers=tuple((str(k), str(v)) for k, v in request.headers.items()),
-            history=tuple(
-                Hop(
-                    method=hop.request.method or "GET",
-                    url=hop.url or "",
-                    status=int(hop.status_code),
-                    reason=hop.reason or "",
-                    headers=tuple((str(k), str(v)) for k, v in hop.headers.items()),
-                )
-                for hop in response.history
-            ),
-        )
+    def with_history_from(self, hop: int) -> Entry:
+        """This entry as served to a request that joined its redirect chain at ``hop``."""
+        return self if hop == 0 else self._replace(history=self.history[hop:])
 
     def to_response(self, cache_key: str = "") -> CachedResponse:
         """A new response object (callers may consume or change it freely)."""
@@ -124,12 +147,13 @@ class Entry(NamedTuple):
             encoding=self.encoding,  # type: ignore[arg-type]
             expires=self.expires,
             headers=CaseInsensitiveDict(self.headers),
-            history=[hop.to_response() for hop in self.history],
+            history=[hop.to_response(self) for hop in self.history],
             reason=self.reason,
-            request=CachedRequest(
+            request=StoredRequest(
                 method=self.request_method,
                 url=self.request_url,
                 headers=CaseInsensitiveDict(self.request_headers),
+                credential_fingerprint=self.fingerprint,
             ),
             status_code=self.status,
             url=self.url,
@@ -213,23 +237,37 @@ def encode_entry(key: str, namespace: str, entry: Entry, *, ttl: bool = True) ->
     return item
 
 
-def encode_response(
-    key: str, namespace: str, response: CachedResponse, *, ttl: bool = True
-) -> Item:
-    return encode_entry(key, namespace, Entry.from_response(response), ttl=ttl)
+class Alias(NamedTuple):
+    """A redirect alias: the request stored under its key was redirected, joining at hop
+    ``hop`` the chain whose final response is stored under ``target`` (a cache key of the
+    same namespace). It expires with that response, as it was when the alias was written."""
+
+    target: str
+    expires: datetime | None
+    hop: int = 0
+
+    @property
+    def size(self) -> int:
+        """Approximate bytes held in memory."""
+        return 200 + len(self.target)
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.expires is not None and self.expires <= now
 
 
-def encode_redirect(key: str, namespace: str, target: str, expires: datetime | None) -> Item:
-    """An alias item: the request stored under ``key`` was redirected to entry ``target``."""
+def encode_redirect(key: str, namespace: str, alias: Alias) -> Item:
+    """The item storing ``alias`` under the table key ``key``."""
     item: Item = {
         "key": _s(key),
         "v": _n(FORMAT_VERSION),
         "kind": _s(KIND_REDIRECT),
         "namespace": _s(namespace),
-        "target": _s(target),
+        "target": _s(alias.target),
+        "hop": _n(alias.hop),
     }
-    if expires is not None:
-        item["ttl"] = _n(expires_epoch(expires))
+    if alias.expires is not None:
+        item["expires"] = _s(alias.expires.isoformat())
+        item["ttl"] = _n(expires_epoch(alias.expires))
     return item
 
 
@@ -317,18 +355,45 @@ def item_kind(item: Mapping[str, Any]) -> str:
     return str(kind)
 
 
-def redirect_target(item: Mapping[str, Any]) -> str:
-    return str(_get(item, "target", "S"))
+def decode_alias(item: Mapping[str, Any]) -> Alias:
+    """The alias stored in ``item``; raises :class:`ItemError` if it is not a well-formed one
+    whose target is in the same credential partition as its own key. Whether it has expired
+    is the reader's check."""
+    if item_kind(item) != KIND_REDIRECT:
+        raise ItemError("item is a response, not a redirect alias")
+    target = str(_get(item, "target", "S"))
+    if not 0 < len(target) <= MAX_CACHE_KEY_CHARS:
+        raise ItemError("alias target is not a cache key")
+    if key_fingerprint(target) != key_fingerprint(str(_get(item, "key", "S"))):
+        raise ItemError("alias target is in another credential partition")
+    hop = _get(item, "hop", "N", required=False)
+    expires = _get(item, "expires", "S", required=False)
+    return Alias(
+        target=target,
+        expires=_decode_datetime(expires, "expires") if expires is not None else None,
+        hop=int(_decode_number(hop, "hop")) if hop is not None else 0,
+    )
 
 
-def decode_body(stored: bytes, body_encoding: str, size: int) -> bytes:
+def decode_body(
+    stored: bytes, body_encoding: str, size: int, max_bytes: int = DEFAULT_MAX_BODY_BYTES
+) -> bytes:
+    """The body from its stored bytes. Never produces more than the declared ``size``, and
+    refuses a declared size over ``max_bytes``: a hostile item costs at most that much."""
+    if not 0 <= size <= max_bytes:
+        raise ItemError(f"body of {size} bytes is over the limit of {max_bytes}")
     if body_encoding == BODY_IDENTITY:
         content = stored
     elif body_encoding == BODY_ZLIB:
+        inflater = zlib.decompressobj()
         try:
-            content = zlib.decompress(stored)
+            content = inflater.decompress(stored, size + 1)
         except zlib.error as error:
             raise ItemError(f"compressed body is unreadable: {error}") from None
+        if inflater.unconsumed_tail or len(content) > size:
+            raise ItemError(f"compressed body inflates past its declared {size} bytes")
+        if not inflater.eof:
+            raise ItemError("compressed body is truncated")
     else:
         raise ItemError(f"unknown body encoding {body_encoding!r}")
     if len(content) != size:
@@ -343,7 +408,11 @@ def body_location(item: Mapping[str, Any]) -> str | None:
 
 
 def decode_entry(
-    item: Mapping[str, Any], stored_body: bytes | None = None, *, with_body: bool = True
+    item: Mapping[str, Any],
+    stored_body: bytes | None = None,
+    *,
+    with_body: bool = True,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> Entry:
     """The entry stored in ``item`` (with its body fetched from ``body_location``, if it has
     one, passed as ``stored_body``); raises :class:`ItemError` if it is not one. With
@@ -357,7 +426,9 @@ def decode_entry(
         if body_location(item) is not None and stored_body is None:
             raise ItemError("the body is stored outside the item and was not fetched")
         body = stored_body if stored_body is not None else _get(item, "body", "B", False)
-        content = decode_body(bytes(body) if body is not None else b"", body_encoding, body_size)
+        content = decode_body(
+            bytes(body) if body is not None else b"", body_encoding, body_size, max_body_bytes
+        )
     request = _get(item, "request", "M")
     if not isinstance(request, dict):
         raise ItemError("attribute 'request' is not a map")
@@ -377,6 +448,7 @@ def decode_entry(
         request_url=str(_get(request, "url", "S")),
         request_headers=_decode_headers(_get(request, "headers", "M"), "request.headers"),
         history=tuple(_decode_hop(hop) for hop in _get(item, "history", "L", False) or []),
+        fingerprint=key_fingerprint(str(_get(item, "key", "S"))),
     )
 
 

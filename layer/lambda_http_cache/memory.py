@@ -2,7 +2,8 @@
 
 Bounded in bytes, evicting the least recently used entry first, and never serving an entry
 past its expiry. Keys are full table keys, so namespaces and credential partitions hold
-here exactly as in the table.
+here exactly as in the table. It holds entries under their own keys and redirect aliases
+under theirs, so that deleting an entry also stops every alias that leads to it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import threading
 from collections import OrderedDict
 from datetime import UTC, datetime
 
-from .item import Entry
+from .item import Alias, Entry
+
+Cached = Entry | Alias
 
 
 class MemoryTier:
@@ -19,7 +22,7 @@ class MemoryTier:
         self.max_bytes = max_bytes
         # One entry may take at most a quarter of the tier, so one big body cannot flush it.
         self.max_entry_bytes = max_bytes // 4
-        self._entries: OrderedDict[str, Entry] = OrderedDict()
+        self._entries: OrderedDict[str, Cached] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
@@ -32,7 +35,7 @@ class MemoryTier:
         with self._lock:
             return len(self._entries)
 
-    def get(self, key: str) -> Entry | None:
+    def get(self, key: str) -> Cached | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -43,7 +46,7 @@ class MemoryTier:
             self._entries.move_to_end(key)
             return entry
 
-    def put(self, key: str, entry: Entry) -> None:
+    def put(self, key: str, entry: Cached) -> None:
         if entry.size > self.max_entry_bytes:
             self.discard(key)
             return

@@ -3,26 +3,33 @@ built once from a :class:`~lambda_http_cache.config.CacheConfig`, counting what 
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import boto3
 from botocore.exceptions import NoRegionError
 from requests import PreparedRequest, Response, Session
+from requests.hooks import dispatch_hook
 from requests.sessions import merge_setting as _merge_setting
 from requests.utils import get_environ_proxies
+from requests_cache._utils import patch_form_boundary
 from requests_cache.backends.base import BaseCache
-from requests_cache.session import CachedSession
+from requests_cache.models.response import CachedResponse, OriginalResponse
+from requests_cache.policy import utcnow
+from requests_cache.session import CachedSession, CacheMixin, get_504_response
 
 from .backend import DynamoDbCache
 from .breaker import CircuitBreaker
 from .config import CacheConfig, ConfigError
 from .large_objects import LargeObjectStore
 from .observability import Tracing, log_decision
+from .policy import SharedCacheActions, request_headers
 from .stats import CacheStats
 from .table import bounded_config, make_client
 
@@ -30,6 +37,7 @@ if TYPE_CHECKING:
     from requests.sessions import _Settings
 
 merge_setting: Callable[[Any, Any], Any] = _merge_setting
+logger = logging.getLogger(__name__)
 
 
 class OriginSession(Session):
@@ -48,7 +56,13 @@ class OriginSession(Session):
 
 
 class CachedHttpSession(CachedSession, OriginSession):
-    """A requests-cache session that counts and logs each cache decision."""
+    """A requests-cache session that counts and logs each cache decision.
+
+    It runs requests-cache's flow (key, read, decide, send, store) with its own policy
+    (:class:`~lambda_http_cache.policy.SharedCacheActions`), in two guarded phases: a failure
+    of the cache's own logic before the origin is called sends the request uncached; after
+    the origin answered, it returns that answer uncached. Errors of the origin itself reach
+    the caller as they would without a cache."""
 
     def __init__(
         self,
@@ -92,13 +106,40 @@ class CachedHttpSession(CachedSession, OriginSession):
             "cert": merge_setting(cert, self.cert),
         }
 
-    def send(self, request: PreparedRequest, **kwargs: Any) -> Any:  # type: ignore[override]
+    def request(  # type: ignore[override]
+        self,
+        method: str,
+        url: str,
+        *args: Any,
+        headers: Any = None,
+        expire_after: Any = None,
+        only_if_cached: bool = False,
+        refresh: bool = False,
+        force_refresh: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        headers = request_headers(headers, expire_after, only_if_cached, refresh, force_refresh)
+        with patch_form_boundary() if kwargs.get("files") else nullcontext():
+            return super(CacheMixin, self).request(method, url, *args, headers=headers, **kwargs)  # type: ignore[misc]
+
+    def send(
+        self,
+        request: PreparedRequest,
+        expire_after: Any = None,
+        only_if_cached: bool = False,
+        refresh: bool = False,
+        force_refresh: bool = False,
+        **kwargs: Any,
+    ) -> Any:
         # requests sends each redirect hop through send() again: count the outermost only.
         depth = getattr(self._depth, "value", 0)
         self._depth.value = depth + 1
         started = time.perf_counter()
         try:
-            response = super().send(request, **kwargs)
+            request.headers = request_headers(
+                request.headers, expire_after, only_if_cached, refresh, force_refresh
+            )
+            response = self._cached_send(request, **kwargs)
         finally:
             self._depth.value = depth
         if depth:
@@ -120,6 +161,99 @@ class CachedHttpSession(CachedSession, OriginSession):
             status=response.status_code,
             latency_ms=latency_ms,
         )
+        return response
+
+    def _cached_send(self, request: PreparedRequest, **kwargs: Any) -> Any:
+        """requests-cache's ``CacheMixin.send``, with this project's policy and guards."""
+        try:
+            actions, cached_response = self._plan(request, **kwargs)
+        except Exception as error:
+            # Nothing has gone to the origin yet: the cache's failure is a miss.
+            self.stats.add("errors")
+            logger.warning("Cache lookup failed, request sent uncached: %r", error)
+            return self._uncached(super(CacheMixin, self).send(request, **kwargs))
+        response: Any
+        if actions.error_504:
+            response = get_504_response(request)
+        elif actions.resend_async:
+            self._resend_async(request, actions, cached_response, **kwargs)  # type: ignore[no-untyped-call]
+            response = cached_response
+        elif actions.resend_request:
+            response = self._resend(request, actions, cached_response, **kwargs)  # type: ignore[arg-type]
+        elif actions.send_request:
+            response = self._send_and_cache(request, actions, cached_response, **kwargs)
+        else:
+            response = cached_response
+        if self.settings.filter_fn is not None and not self.settings.filter_fn(response):
+            self.cache.delete(actions.cache_key)
+            return response
+        return dispatch_hook("response", request.hooks, response, **kwargs)  # type: ignore[no-untyped-call]
+
+    def _plan(
+        self, request: PreparedRequest, **kwargs: Any
+    ) -> tuple[SharedCacheActions, CachedResponse | None]:
+        """The key, the cached response (if any) and what to do with the request."""
+        actions = SharedCacheActions.from_request(
+            self.cache.create_key(request, **kwargs), request, self.settings
+        )
+        cached_response: CachedResponse | None = None
+        if not actions.skip_read:
+            cached_response = self.cache.get_response(actions.cache_key)
+        actions.update_from_cached_response(cached_response, self.cache.create_key, **kwargs)
+        if actions.vary_cache_key:
+            # The entry varies on headers this request does not match: look for the entry
+            # stored under the key that includes them, and store under that key otherwise.
+            actions.cache_key = actions.vary_cache_key
+            vary_cached = self.cache.get_response(actions.vary_cache_key)
+            if vary_cached is not None:
+                actions.send_request = actions.resend_request = actions.resend_async = False
+                actions.error_504 = False
+                actions.vary_cache_key = None
+                actions._validation_headers = {}
+                actions.update_from_cached_response(vary_cached, self.cache.create_key, **kwargs)
+                cached_response = vary_cached
+        return actions, cached_response
+
+    def _send_and_cache(
+        self,
+        request: PreparedRequest,
+        actions: Any,
+        cached_response: CachedResponse | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        request = actions.update_request(request)
+        # The origin: its errors are the caller's, exactly as without a cache.
+        response = super(CacheMixin, self).send(request, **kwargs)
+        try:
+            return self._store(response, actions, cached_response)
+        except Exception as error:
+            self.stats.add("errors")
+            logger.warning("Cache update failed, origin response returned uncached: %r", error)
+            return self._uncached(response)
+
+    def _store(
+        self, response: Response, actions: Any, cached_response: CachedResponse | None
+    ) -> Any:
+        actions.update_from_response(response)
+        if not actions.skip_write:
+            self.cache.save_response(response, actions.cache_key, actions.expires)
+        elif cached_response is not None and response.status_code == 304:
+            cached_response = actions.update_revalidated_response(response, cached_response)
+            if not actions.skip_write:
+                self.cache.save_response(cached_response, actions.cache_key, actions.expires)
+            return cached_response
+        if isinstance(response, CachedResponse):
+            return response
+        return OriginalResponse.wrap_response(response, actions)
+
+    @staticmethod
+    def _uncached(response: Any) -> Any:
+        if isinstance(response, CachedResponse | OriginalResponse):
+            return response
+        response.__class__ = OriginalResponse
+        response.expires = None
+        response.cache_key = None
+        response.created_at = utcnow()
         return response
 
 
@@ -159,6 +293,7 @@ def build_session(config: CacheConfig) -> CachedHttpSession:
             namespace=config.namespace,
             consistent_read=config.consistent_read,
             memory_cache_bytes=int(config.memory_cache_mb * 1024 * 1024),
+            max_body_bytes=int(config.max_body_mb * 1024 * 1024),
             store_private=config.store_private,
             key_secret=config.key_secret,
             breaker=CircuitBreaker(config.breaker_threshold, config.breaker_cooldown),

@@ -1,99 +1,316 @@
-"""The rules of a shared cache: credentials partition the key and never reach the table, and
-responses marked ``private`` or ``no-store`` are not stored (RFC 9111, section 3).
+"""The rules of a shared cache: what a credential is, how it partitions the cache key, what
+of a response may rest in the table, and which responses must not be stored (RFC 9111, 3).
 
-A request that carries credentials (an ``Authorization``, ``Cookie`` or API-key header, or a
-header or query parameter named in ``ignored_parameters``) gets a cache key that includes a
-keyed one-way hash (HMAC-SHA256) of those values: its response is served only to requests
-with the same credentials, and the values themselves are never stored.
+One rule decides what a credential is, everywhere (cache keys, stored URLs, stored headers,
+redirect hops): :func:`is_credential_name`. A request's credentials (credential-named
+headers and query parameters, URL userinfo) and its body are taken out of the request that
+requests-cache keys and stores, and go instead into a keyed one-way hash (HMAC-SHA256) that
+ends the cache key. So a response is served only to requests with the same credentials, and
+the credentials themselves never reach the table.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import logging
+import os
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
+from requests import Request, Session
 from requests.structures import CaseInsensitiveDict
-from requests_cache.cache_keys import filter_url, redact_response
 from requests_cache.models.response import CachedResponse
 
-# Headers that carry credentials whatever ignored_parameters says.
-CREDENTIAL_HEADERS = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "cookie",
-        "x-api-key",
-        "x-auth-token",
-        "x-amz-security-token",
-    }
+from .item import FINGERPRINT_HEX, Entry, Headers, Hop, key_fingerprint
+
+logger = logging.getLogger(__name__)
+
+# Names are split into words at every non-alphanumeric character and at camelCase boundaries
+# ("X-Goog-Api-Key" -> x goog api key, "apiKey" -> api key). A name is a credential when one
+# of its words is a credential word, when its letters contain a credential stem (which also
+# catches unseparated spellings such as XAPIKEY or accesstoken), or when the user lists it in
+# ignored_parameters. A false positive costs little: the value still partitions the key, and
+# is only left out of the stored URL or headers.
+CREDENTIAL_WORDS = frozenset(
+    {"auth", "key", "sig", "sid", "pwd", "pass", "otp", "jwt", "hmac", "bearer", "csrf", "xsrf"}
 )
-# Response headers a shared cache must not hand to other callers.
-PRIVATE_RESPONSE_HEADERS = frozenset({"set-cookie", "set-cookie2"})
+CREDENTIAL_STEMS = (
+    "token",
+    "secret",
+    "passw",
+    "credential",
+    "signature",
+    "apikey",
+    "authoriz",
+    "authent",
+    "cookie",
+    "session",
+)
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+# Response headers whose names match the rule but that are standard and carry no secret: CORS
+# headers (Access-Control-Allow-Credentials) and authentication challenges.
+_PUBLIC_RESPONSE_HEADERS = frozenset({"www-authenticate", "proxy-authenticate"})
+_PUBLIC_RESPONSE_PREFIXES = ("access-control-",)
+# Response headers whose values are URLs, which may carry credentials in their query.
+_URL_HEADERS = frozenset({"location", "content-location"})
+_LINK_TARGET = re.compile(r"<([^>]*)>")
 
 
-def credential_names(ignored_parameters: Iterable[str]) -> frozenset[str]:
-    # Both spellings: requests-cache's own redaction matches names case-sensitively.
-    names = set(ignored_parameters)
-    return CREDENTIAL_HEADERS | names | {name.lower() for name in names}
+def _words(name: str) -> list[str]:
+    return [word.lower() for word in _WORDS.findall(name)]
 
 
-def credential_fingerprint(request: Any, names: frozenset[str], secret: bytes) -> str | None:
-    """A keyed hash of the credentials ``request`` carries, or None if it carries none."""
-    found: list[tuple[str, str]] = []
-    headers: Mapping[str, Any] = getattr(request, "headers", None) or {}
-    for name, value in headers.items():
-        if name.lower() in names and value:
-            found.append(("h:" + name.lower(), _text(value)))
-    url = getattr(request, "url", None) or ""
-    for name, value in parse_qsl(urlsplit(url).query, keep_blank_values=True):
-        if name.lower() in names:
-            found.append(("q:" + name.lower(), value))
-    params = getattr(request, "params", None)
-    if isinstance(params, Mapping):
-        for name, value in params.items():
-            if str(name).lower() in names:
-                found.append(("q:" + str(name).lower(), _text(value)))
-    if not found:
-        return None
-    message = "\n".join(f"{name}={value}" for name, value in sorted(found)).encode()
-    return hmac.new(secret, message, hashlib.sha256).hexdigest()[:32]
+@functools.lru_cache(maxsize=4096)
+def _named_like_credential(name: str) -> bool:
+    if any(word in CREDENTIAL_WORDS for word in _words(name)):
+        return True
+    letters = "".join(c for c in name.lower() if c.isalnum())
+    return any(stem in letters for stem in CREDENTIAL_STEMS)
+
+
+def is_credential_name(name: str, extra: frozenset[str] = frozenset()) -> bool:
+    """Whether a header or parameter ``name`` carries a credential, by the documented rule
+    (case-insensitive), or is one of ``extra`` (lower-case names)."""
+    return name.lower() in extra or _named_like_credential(name)
 
 
 def _text(value: Any) -> str:
     return value.decode("latin-1") if isinstance(value, bytes) else str(value)
 
 
-def redact(response: CachedResponse, names: frozenset[str]) -> CachedResponse:
-    """Remove credentials (headers, query parameters) and cookies before storing."""
-    response = redact_response(response, names)
-    response.request.headers = _without(response.request.headers, names)
-    response.headers = _without(response.headers, PRIVATE_RESPONSE_HEADERS)
-    for hop in response.history:
-        hop.url = filter_url(hop.url, names)
-        hop.request.url = filter_url(hop.request.url, names)
-        hop.request.headers = _without(hop.request.headers, names)
-        hop.headers = _without(hop.headers, PRIVATE_RESPONSE_HEADERS)
-    return response
+def _body_bytes(request: Any) -> bytes:
+    """The bytes of a request body; a body that cannot be read again (a generator, a stream)
+    gets random bytes, so its response is never served to another request."""
+    body = request.body
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if hasattr(body, "read") and hasattr(body, "seek"):
+        try:
+            position = body.tell()
+            data = body.read()
+            body.seek(position)
+            return data if isinstance(data, bytes) else str(data).encode("utf-8")
+        except (OSError, ValueError):
+            pass
+    return os.urandom(32)
 
 
-def _without(headers: Mapping[str, str], names: frozenset[str]) -> CaseInsensitiveDict[str]:
-    return CaseInsensitiveDict({k: v for k, v in headers.items() if k.lower() not in names})
+class SharingPolicy:
+    """Credentials, keys and what may be stored, for one cache.
+
+    Args:
+        ignored_parameters: Names (headers, query or body parameters) the user declares as
+            credentials, on top of the rule; matched case-insensitively.
+        secret: Key of the HMAC in cache keys.
+        store_private: Store responses marked ``Cache-Control: private``.
+        secret_configured: False when ``secret`` is the public default (warned about once).
+    """
+
+    def __init__(
+        self,
+        ignored_parameters: Iterable[str] = (),
+        *,
+        secret: bytes,
+        store_private: bool = False,
+        secret_configured: bool = True,
+    ) -> None:
+        self.extra = frozenset(name.lower() for name in ignored_parameters)
+        self.secret = secret
+        self.store_private = store_private
+        self._warn_default_secret = not secret_configured
+
+    def with_ignored_parameters(self, ignored_parameters: Iterable[str]) -> SharingPolicy:
+        extra = frozenset(name.lower() for name in ignored_parameters)
+        if extra == self.extra:
+            return self
+        policy = SharingPolicy(
+            extra, secret=self.secret, store_private=self.store_private, secret_configured=True
+        )
+        policy._warn_default_secret = self._warn_default_secret
+        return policy
+
+    def is_credential(self, name: str) -> bool:
+        return is_credential_name(name, self.extra)
+
+    # Requests -------------------------------------------------------------------------------
+
+    def split(self, request: Any) -> tuple[Any, str | None]:
+        """``request`` without its credentials and body (a copy, for requests-cache to key),
+        and the fingerprint of what was taken out (None if nothing was)."""
+        if isinstance(request, Request):
+            request = Session().prepare_request(request)
+        found: list[tuple[str, str | bytes]] = []
+        clean = request.copy()
+        headers: CaseInsensitiveDict[Any] = CaseInsensitiveDict()
+        for name, value in (request.headers or {}).items():
+            if self.is_credential(name):
+                found.append(("h:" + name.lower(), _text(value)))
+            else:
+                headers[name] = value
+        clean.headers = headers
+        clean.url = self._clean_url(request.url or "", found)
+        if request.body:
+            # Bodies are keyed only through the keyed hash, byte for byte: whatever
+            # credentials they hold, in whatever format, never reach the plain part of the key.
+            found.append(("b:", _body_bytes(request)))
+            clean.body = None
+        marker = getattr(request, "credential_fingerprint", None)
+        if not found:
+            return clean, marker
+        if marker:
+            found.append(("f:", marker))
+        return clean, self._hash(found)
+
+    def fingerprint(self, request: Any) -> str | None:
+        """The fingerprint of the credentials (and body) ``request`` carries, or None."""
+        return self.split(request)[1]
+
+    def matches(self, key: str, request: Any) -> bool:
+        """Whether ``key`` is in the credential partition of ``request``: a response may be
+        stored under ``key`` only if the request that produced it matches."""
+        return key_fingerprint(key) == self.fingerprint(request)
+
+    def _hash(self, found: list[tuple[str, str | bytes]]) -> str:
+        if self._warn_default_secret:
+            self._warn_default_secret = False
+            logger.warning(
+                "HTTP_CACHE_KEY_SECRET is not set: cache keys of requests with credentials "
+                "use a public default secret, so whoever can read the table can test guesses "
+                "of weak credentials against them"
+            )
+        digest = hmac.new(self.secret, digestmod=hashlib.sha256)
+        for name, value in sorted(found):
+            data = value if isinstance(value, bytes) else value.encode("utf-8", "surrogatepass")
+            # Length-prefixed, so that no two different sets of values hash alike.
+            digest.update(b"%d:%s=%d:" % (len(name), name.encode(), len(data)))
+            digest.update(data)
+        return digest.hexdigest()[:FINGERPRINT_HEX]
+
+    def clean_url(self, url: str) -> str:
+        """``url`` without userinfo and without credential query (or fragment) parameters."""
+        return self._clean_url(url, [])
+
+    def _clean_url(self, url: str, found: list[tuple[str, str | bytes]]) -> str:
+        if "@" not in url and "?" not in url and "#" not in url:
+            return url  # the common case, without parsing
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return url
+        netloc = parts.netloc
+        if "@" in netloc:
+            userinfo, _, netloc = netloc.rpartition("@")
+            found.append(("u:", unquote_plus(userinfo)))
+        query = self._clean_params(parts.query, "q:", found)
+        fragment = self._clean_params(parts.fragment, "f#", found)
+        if (netloc, query, fragment) == (parts.netloc, parts.query, parts.fragment):
+            return url
+        return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
+
+    def _clean_params(self, params: str, tag: str, found: list[tuple[str, str | bytes]]) -> str:
+        """Keep the raw text of every non-credential parameter, so the rest of the URL reads
+        exactly as it was sent."""
+        if not params or "=" not in params:
+            return params
+        kept = []
+        for segment in params.split("&"):
+            name, _, value = segment.partition("=")
+            decoded = unquote_plus(name)
+            if self.is_credential(decoded):
+                found.append((tag + decoded.lower(), unquote_plus(value)))
+            else:
+                kept.append(segment)
+        return "&".join(kept)
+
+    # Responses ------------------------------------------------------------------------------
+
+    def refusal(self, response: Any) -> str | None:
+        """Why a shared cache must not store ``response``, or None if it may."""
+        directives = cache_control_directives(response.headers)
+        request_headers = getattr(getattr(response, "request", None), "headers", None) or {}
+        if "no-store" in directives or "no-store" in cache_control_directives(request_headers):
+            return "no-store"
+        if "private" in directives and not self.store_private:
+            return "private"
+        return None
+
+    def stored_headers(self, headers: Mapping[str, Any]) -> Headers:
+        """Response headers as they may rest in the table: no credential-named header (cookies
+        included), and no credential in a URL-valued header."""
+        kept = []
+        for name, value in headers.items():
+            lower = str(name).lower()
+            if self.is_credential(lower) and not (
+                lower in _PUBLIC_RESPONSE_HEADERS or lower.startswith(_PUBLIC_RESPONSE_PREFIXES)
+            ):
+                continue
+            text = str(value)
+            if lower in _URL_HEADERS:
+                text = self.clean_url(text)
+            elif lower == "link":
+                text = _LINK_TARGET.sub(lambda m: f"<{self.clean_url(m.group(1))}>", text)
+            kept.append((str(name), text))
+        return tuple(kept)
+
+    def to_entry(self, response: CachedResponse, fingerprint: str | None) -> Entry:
+        """What of ``response`` rests in the table: the body, the status, cleaned headers and
+        URLs, and of the request only its method, cleaned URL and the headers its ``Vary``
+        names (needed to check ``Vary``); no body, no credential, no cookie."""
+        request = response.request
+        request_url = self.clean_url(request.url or "")
+        return Entry(
+            content=response._content or b"",
+            status=int(response.status_code),
+            reason=response.reason or "",
+            url=self.clean_url(response.url or "") or request_url,
+            headers=self.stored_headers(response.headers),
+            created=response.created_at,
+            expires=response.expires,
+            elapsed=round(response.elapsed.total_seconds(), 6),
+            encoding=response.encoding,
+            request_method=request.method or "GET",
+            request_url=request_url,
+            request_headers=self._vary_headers(response.headers, request.headers or {}),
+            history=tuple(
+                Hop(
+                    method=hop.request.method or "GET",
+                    url=self.clean_url(hop.url or hop.request.url or ""),
+                    status=int(hop.status_code),
+                    reason=hop.reason or "",
+                    headers=self.stored_headers(hop.headers),
+                )
+                for hop in response.history
+            ),
+            fingerprint=fingerprint,
+        )
+
+    def _vary_headers(
+        self, response_headers: Mapping[str, Any], request_headers: Mapping[str, Any]
+    ) -> Headers:
+        names = vary_names(response_headers)
+        if not names or "*" in names:
+            return ()
+        return tuple(
+            (str(name), _text(value))
+            for name, value in request_headers.items()
+            if name.lower() in names and not self.is_credential(name)
+        )
 
 
-def cache_control_directives(headers: Mapping[str, str]) -> set[str]:
+def vary_names(headers: Mapping[str, Any]) -> set[str]:
+    """The lower-case field names a response's ``Vary`` lists (all its lines)."""
+    value = headers.get("Vary") or ""
+    return {part.strip().lower() for part in str(value).split(",") if part.strip()}
+
+
+def cache_control_directives(headers: Mapping[str, Any]) -> set[str]:
     value = headers.get("Cache-Control") or ""
-    return {part.split("=", 1)[0].strip().lower() for part in value.split(",") if part.strip()}
-
-
-def refusal(response: Any, *, store_private: bool) -> str | None:
-    """Why a shared cache must not store ``response``, or None if it may."""
-    directives = cache_control_directives(response.headers)
-    request_headers = getattr(getattr(response, "request", None), "headers", None) or {}
-    if "no-store" in directives or "no-store" in cache_control_directives(request_headers):
-        return "no-store"
-    if "private" in directives and not store_private:
-        return "private"
-    return None
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    return {part.split("=", 1)[0].strip().lower() for part in str(value).split(",") if part.strip()}

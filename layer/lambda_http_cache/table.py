@@ -97,12 +97,14 @@ class CacheTable:
         )
         return answer.get("Item")
 
-    def put(self, item: Item, *, condition: str | None = None, **expression: Any) -> None:
+    def put(self, item: Item, *, condition: str | None = None, **expression: Any) -> bool:
+        """Write ``item``; True once written (a failure raises)."""
         kwargs: dict[str, Any] = {"TableName": self.table_name, "Item": item}
         if condition:
             kwargs["ConditionExpression"] = condition
             kwargs.update(expression)
         self._call(self.client.put_item, **kwargs)
+        return True
 
     def delete(self, key: str) -> bool:
         """Delete one item; whether it existed."""
