@@ -699,6 +699,20 @@ def test_direct_writes_apply_the_sharing_rules(
     assert_nothing_stored_of({token}, ddb, table_name)
 
 
+def test_deletes_leave_the_memory_tier_too(table_name: str, origin: OriginServer) -> None:
+    """What this container removed from the table, directly or behind an alias, it no longer
+    serves from memory."""
+    plain = origin.route("/deleted", '{"page": "deleted"}')
+    origin.route("/target", '{"page": "target"}')
+    hop = origin.route("/to-target", b"", {"Location": "/target"}, status=302)
+    session = container(table_name)
+    for url in (plain, hop):
+        session.get(url)
+        assert session.get(url).from_cache
+    session.cache.delete(urls=[plain, origin.url("/target")])
+    assert [session.get(url).from_cache for url in (plain, hop)] == [False, False]
+
+
 # The whole table ----------------------------------------------------------------------------
 
 
