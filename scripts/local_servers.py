@@ -303,7 +303,11 @@ class OriginServer:
                 route = found(seen) if callable(found) else found
                 if route is None:
                     route = Route(b'{"error": "not found"}', status=404)
-                self.send_response(route.status)
+                # A route's own Date replaces the server's (to test clocks that disagree).
+                self.send_response_only(route.status)
+                self.send_header("Server", self.version_string())
+                if not any(name.lower() == "date" for name in route.headers):
+                    self.send_header("Date", self.date_time_string())
                 for name, value in route.headers.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(route.body)))

@@ -21,6 +21,7 @@ BACKEND_OPTIONS = (
     "config",
     "large_objects",
     "max_body_bytes",
+    "memory_max_age",
 )
 
 

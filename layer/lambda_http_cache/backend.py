@@ -19,18 +19,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from requests import Response
+from requests import PreparedRequest, Response
 from requests_cache.backends.base import BaseCache, BaseStorage
 from requests_cache.models.response import CachedResponse
 
 from .breaker import CircuitBreaker
 from .config import (
     DEFAULT_MAX_BODY_MB,
+    DEFAULT_MEMORY_MAX_AGE,
     DEFAULT_MEMORY_MB,
     DEFAULT_NAMESPACE,
     DEFAULT_TABLE,
@@ -40,6 +42,7 @@ from .guard import StoreGuard
 from .item import (
     KIND_REDIRECT,
     KIND_RESPONSE,
+    KIND_TOMBSTONE,
     MAX_ITEM_BYTES,
     Alias,
     Entry,
@@ -49,6 +52,8 @@ from .item import (
     decode_entry,
     encode_entry,
     encode_redirect,
+    encode_tombstone,
+    iso_time,
     item_kind,
     item_size,
     key_fingerprint,
@@ -65,6 +70,8 @@ logger = logging.getLogger(__name__)
 # The key memo holds no request with a body, and at most this many bytes of URLs and headers.
 KEY_MEMO_BYTES = 512 * 1024
 KEY_MEMO_OVERHEAD = 300  # bytes per memo entry besides its URL and headers
+# How far ahead of this container's clock another's may be; a stored time beyond is bogus.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 
 class _NamespacedStorage:
@@ -158,7 +165,10 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
         if item is None:
             return None
         try:
-            if item_kind(item) == KIND_REDIRECT:
+            kind = item_kind(item)
+            if kind == KIND_TOMBSTONE:
+                return None
+            if kind == KIND_REDIRECT:
                 if not follow_aliases:
                     return None
                 alias = decode_alias(item)
@@ -290,11 +300,47 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
         if size > MAX_ITEM_BYTES:
             self._oversize(entry, size)
             return None
-        if self.guard.call("write", self.table.put, item) is None:
+        written = self.guard.call("write", self._put_unless_newer, item)
+        if not written:
+            if written is False:
+                self.stats.add("not_stored")
+                logger.debug("Response not stored: a newer one (or an invalidation) is")
             return None
         if self.memory is not None:
             self.memory.put(table_key, entry)
         return entry
+
+    def _put_unless_newer(self, item: dict[str, Any]) -> bool:
+        """Write a response item unless the table holds a newer response or tombstone under
+        its key (``created`` sorts as text); whether it was written. A response fetched before
+        an invalidation, or before another container's fresher copy, never replaces it. A
+        ``created`` later than any clock could say (or not a time at all) does not count, so a
+        corrupt or hostile item cannot block its key."""
+        implausible = iso_time(datetime.now(UTC) + MAX_CLOCK_SKEW)
+        try:
+            return self.table.put(
+                item,
+                condition=(
+                    "attribute_not_exists(#k) OR attribute_not_exists(#c) "
+                    "OR #c <= :c OR #c > :implausible"
+                ),
+                ExpressionAttributeNames={"#k": "key", "#c": "created"},
+                ExpressionAttributeValues={
+                    ":c": item["created"],
+                    ":implausible": {"S": implausible},
+                },
+            )
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+            return False
+
+    def invalidate(self, key: str) -> None:
+        """Leave a tombstone under ``key``: every container's next read of it is a miss, and
+        no response older than it may be written over it."""
+        self._forget(key)
+        tombstone = encode_tombstone(self.table_key(key), self.namespace, datetime.now(UTC))
+        self.guard.call("write", self.table.put, tombstone)
 
     def _oversize(self, entry: Entry, size: int) -> None:
         self.stats.add("oversize")
@@ -392,6 +438,7 @@ class DynamoDbCache(BaseCache):
         consistent_read: Use strongly consistent reads (twice the read units).
         config: A botocore ``Config`` for a new client (timeouts, retries).
         memory_cache_bytes: Size of the in-container memory tier; 0 turns it off.
+        memory_max_age: Seconds the memory tier serves an entry before reading the table.
         store_private: Store responses marked ``Cache-Control: private`` (off: this cache
             is shared).
         key_secret: Secret for the keyed hash of credentials in cache keys.
@@ -417,6 +464,7 @@ class DynamoDbCache(BaseCache):
         consistent_read: bool = False,
         config: Config | None = None,
         memory_cache_bytes: int = DEFAULT_MEMORY_MB * 1024 * 1024,
+        memory_max_age: float = DEFAULT_MEMORY_MAX_AGE,
         store_private: bool = False,
         key_secret: str | bytes | None = None,
         breaker: CircuitBreaker | None = None,
@@ -449,7 +497,9 @@ class DynamoDbCache(BaseCache):
         bucket_guard = StoreGuard(
             "the large-object bucket", self.large_object_breaker, self.stats, self.tracing
         )
-        self.memory = MemoryTier(memory_cache_bytes) if memory_cache_bytes > 0 else None
+        self.memory = (
+            MemoryTier(memory_cache_bytes, memory_max_age) if memory_cache_bytes > 0 else None
+        )
         self.large_objects = large_objects
         # Without a configured secret the key's HMAC still separates credentials, but its key
         # is public: the README says what that costs, and the first use logs it once.
@@ -579,6 +629,23 @@ class DynamoDbCache(BaseCache):
         for alias_key, hop in joins.items():
             self.redirects.write(alias_key, Alias(target, entry.expires, hop))
 
+    def invalidate(self, request: Any, response: Response) -> None:
+        """After a successful unsafe request (POST, PUT, PATCH, DELETE...): tombstones under
+        the GET and HEAD keys of its URL and of its ``Location`` and ``Content-Location`` on
+        the same origin (RFC 9111, 4.4), for the caller's credentials and for none. Entries of
+        other credentials or of ``Vary`` variants are not reached (their keys cannot be
+        derived here); they expire as they would. Never raises."""
+        try:
+            keys = {
+                self.create_key(target)
+                for target in invalidated_requests(request, response, self._sharing())
+            }
+            for key in keys:
+                self.responses.invalidate(key)
+        except Exception as error:
+            self.stats.add("errors")
+            logger.warning("Cache invalidation failed: %r", error)
+
     # Maintenance --------------------------------------------------------------------------
 
     def delete(self, *keys: str, **kwargs: Any) -> None:
@@ -620,6 +687,30 @@ class DynamoDbCache(BaseCache):
                 or (older_than and response.is_older_than(older_than))
             ):
                 yield response
+
+
+def invalidated_requests(
+    request: Any, response: Response, policy: SharingPolicy
+) -> Iterator[PreparedRequest]:
+    """The GET and HEAD requests whose stored responses a successful unsafe ``request``
+    invalidates: for its URL, and its response's ``Location`` and ``Content-Location`` when
+    on the same origin; with the caller's credentials and without."""
+    url = str(request.url or "")
+    origin = urlsplit(url)[:2]
+    urls = [url]
+    for name in ("Location", "Content-Location"):
+        value = response.headers.get(name)
+        if value:
+            target = urljoin(url, str(value))
+            if urlsplit(target)[:2] == origin and target not in urls:
+                urls.append(target)
+    credentials = {k: v for k, v in request.headers.items() if policy.is_credential(k)}
+    for target in urls:
+        for method in ("GET", "HEAD"):
+            for headers in ({}, credentials) if credentials else ({},):
+                prepared = PreparedRequest()
+                prepared.prepare(method=method, url=target, headers=headers)
+                yield prepared
 
 
 def _hashable(value: Any) -> Any:

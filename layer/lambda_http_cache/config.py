@@ -26,6 +26,7 @@ DEFAULT_CONNECT_TIMEOUT = 0.5
 DEFAULT_READ_TIMEOUT = 0.5
 DEFAULT_MAX_ATTEMPTS = 1
 DEFAULT_MAX_BODY_MB = 16
+DEFAULT_MEMORY_MAX_AGE = 10.0
 TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 # Namespaces begin every table key ("<namespace>:...") and the CDK construct grants each
 # function only the keys of its own (dynamodb:LeadingKeys "<namespace>:*"): no separator, no
@@ -115,6 +116,8 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "consistent_read": ("HTTP_CACHE_CONSISTENT_READ", _parse_bool),
     "memory_cache_mb": ("HTTP_CACHE_MEMORY_MB", _parse_float),
     "max_body_mb": ("HTTP_CACHE_MAX_BODY_MB", _parse_float),
+    "memory_max_age": ("HTTP_CACHE_MEMORY_MAX_AGE", _parse_float),
+    "standards_mode": ("HTTP_CACHE_STANDARDS_MODE", _parse_bool),
     "store_private": ("HTTP_CACHE_STORE_PRIVATE", _parse_bool),
     "key_secret": ("HTTP_CACHE_KEY_SECRET", lambda _s, raw: raw),
     "breaker_threshold": ("HTTP_CACHE_BREAKER_THRESHOLD", _parse_int),
@@ -145,7 +148,8 @@ class CacheConfig:
     # see each other's entries unless they opt in by setting the same HTTP_CACHE_NAMESPACE.
     namespace: str = DEFAULT_NAMESPACE
     # requests-cache settings
-    # Seconds (or a timedelta); -1 never expires, 0 does not cache. Cache-Control wins when on.
+    # Seconds (or a timedelta); -1 never expires, 0 does not cache. The heuristic freshness
+    # of responses that state none (see policy.py); Cache-Control/Expires win when on.
     expire_after: int | float | timedelta | None = DEFAULT_EXPIRE_AFTER
     urls_expire_after: dict[str, Any] | None = None
     cache_control: bool = True
@@ -159,8 +163,13 @@ class CacheConfig:
     create_table: bool = False
     consistent_read: bool = False
     memory_cache_mb: float = DEFAULT_MEMORY_MB
+    # Seconds the memory tier serves an entry before reading the table again (so changes made
+    # by other containers, invalidations included, reach this one within it).
+    memory_max_age: float = DEFAULT_MEMORY_MAX_AGE
     # The largest body stored or read back: bounds what one hostile item can cost to decode.
     max_body_mb: float = DEFAULT_MAX_BODY_MB
+    # Standards mode: no heuristic freshness; only what the origin states (RFC 9111).
+    standards_mode: bool = False
     store_private: bool = False
     key_secret: str | None = field(default=None, repr=False)
     # Bodies too large for an item even compressed go to this S3 bucket (off when None).
@@ -206,6 +215,8 @@ class CacheConfig:
                 raise ConfigError(f"{name} ({env})", "must be greater than 0")
         if self.metrics and not self.metrics_namespace:
             raise ConfigError("metrics_namespace (HTTP_CACHE_METRICS_NAMESPACE)", "is empty")
+        if self.memory_max_age < 0:
+            raise ConfigError("memory_max_age (HTTP_CACHE_MEMORY_MAX_AGE)", "must be 0 or more")
         if self.memory_cache_mb < 0:
             raise ConfigError("memory_cache_mb (HTTP_CACHE_MEMORY_MB)", "must be 0 or more")
         if self.breaker_threshold < 1:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from requests.structures import CaseInsensitiveDict
@@ -24,6 +24,10 @@ from requests_cache.models.response import CachedResponse
 FORMAT_VERSION = 1
 KIND_RESPONSE = "response"
 KIND_REDIRECT = "redirect"
+# What an unsafe request (POST, PUT, DELETE...) leaves under the keys of the URL it changed:
+# a miss for every container, and no older response may be written over it.
+KIND_TOMBSTONE = "tombstone"
+TOMBSTONE_SECONDS = 24 * 3600  # DynamoDB's TTL removes a tombstone after this
 
 # DynamoDB's item limit is 400 KB, names and values included; keep 1 KB of headroom for any
 # difference between these size rules and the service's own accounting.
@@ -127,6 +131,10 @@ class Entry(NamedTuple):
     history: tuple[Hop, ...] = ()
     # The credential fingerprint of the request that produced it (from its key), or None.
     fingerprint: str | None = None
+    # How old the response already was when received (RFC 9111, 4.2.3: corrected initial age).
+    age: float = 0.0
+    # A redirect response's next request (method, URL), for callers not following redirects.
+    next: tuple[str, str] | None = None
 
     @property
     def size(self) -> int:
@@ -138,15 +146,22 @@ class Entry(NamedTuple):
         """This entry as served to a request that joined its redirect chain at ``hop``."""
         return self if hop == 0 else self._replace(history=self.history[hop:])
 
+    def current_age(self, now: datetime) -> int:
+        """The ``Age`` of this entry now, in whole seconds (RFC 9111, 4.2.3)."""
+        return max(0, int(self.age + (now - self.created).total_seconds()))
+
     def to_response(self, cache_key: str = "") -> CachedResponse:
-        """A new response object (callers may consume or change it freely)."""
+        """A new response object (callers may consume or change it freely), with its ``Age``
+        as of now."""
+        headers = CaseInsensitiveDict(self.headers)
+        headers["Age"] = str(self.current_age(datetime.now(UTC)))
         response = CachedResponse(
             content=self.content,
             created_at=self.created,
             elapsed=timedelta(seconds=self.elapsed),
             encoding=self.encoding,  # type: ignore[arg-type]
             expires=self.expires,
-            headers=CaseInsensitiveDict(self.headers),
+            headers=headers,
             history=[hop.to_response(self) for hop in self.history],
             reason=self.reason,
             request=StoredRequest(
@@ -159,6 +174,9 @@ class Entry(NamedTuple):
             url=self.url,
         )
         response.cache_key = cache_key
+        response.initial_age = self.age  # type: ignore[attr-defined]
+        if self.next is not None:
+            response._next = CachedRequest(method=self.next[0], url=self.next[1])
         return response
 
 
@@ -199,7 +217,7 @@ def encode_entry(key: str, namespace: str, entry: Entry, *, ttl: bool = True) ->
         "status": _n(entry.status),
         "reason": _s(entry.reason),
         "headers": _headers(entry.headers),
-        "created": _s(entry.created.isoformat()),
+        "created": _s(iso_time(entry.created)),
         "elapsed": _n(entry.elapsed),
         "body_size": _n(len(entry.content)),
         "body_encoding": _s(body_encoding),
@@ -213,6 +231,10 @@ def encode_entry(key: str, namespace: str, entry: Entry, *, ttl: bool = True) ->
     }
     if stored:
         item["body"] = {"B": stored}
+    if entry.age > 0:
+        item["age"] = _n(round(entry.age, 3))
+    if entry.next is not None:
+        item["next"] = {"M": {"method": _s(entry.next[0]), "url": _s(entry.next[1])}}
     if entry.encoding:
         item["encoding"] = _s(entry.encoding)
     if entry.expires is not None:
@@ -269,6 +291,24 @@ def encode_redirect(key: str, namespace: str, alias: Alias) -> Item:
         item["expires"] = _s(alias.expires.isoformat())
         item["ttl"] = _n(expires_epoch(alias.expires))
     return item
+
+
+def encode_tombstone(key: str, namespace: str, now: datetime) -> Item:
+    """A tombstone item under the table key ``key``, made at ``now``."""
+    return {
+        "key": _s(key),
+        "v": _n(FORMAT_VERSION),
+        "kind": _s(KIND_TOMBSTONE),
+        "namespace": _s(namespace),
+        "created": _s(iso_time(now)),
+        "ttl": _n(expires_epoch(now) + TOMBSTONE_SECONDS),
+    }
+
+
+def iso_time(value: datetime) -> str:
+    """An ISO 8601 time, always to the microsecond: stored times then sort as text, which the
+    conditional write of a response relies on (it never replaces a newer one)."""
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def expires_epoch(expires: datetime) -> int:
@@ -350,7 +390,7 @@ def item_kind(item: Mapping[str, Any]) -> str:
     if version != str(FORMAT_VERSION):
         raise ItemError(f"item format {version!r} is not {FORMAT_VERSION}")
     kind = _get(item, "kind", "S")
-    if kind not in (KIND_RESPONSE, KIND_REDIRECT):
+    if kind not in (KIND_RESPONSE, KIND_REDIRECT, KIND_TOMBSTONE):
         raise ItemError(f"unknown item kind {kind!r}")
     return str(kind)
 
@@ -417,8 +457,9 @@ def decode_entry(
     """The entry stored in ``item`` (with its body fetched from ``body_location``, if it has
     one, passed as ``stored_body``); raises :class:`ItemError` if it is not one. With
     ``with_body=False`` only the metadata is decoded and the entry's content is empty."""
-    if item_kind(item) != KIND_RESPONSE:
-        raise ItemError("item is a redirect alias, not a response")
+    kind = item_kind(item)
+    if kind != KIND_RESPONSE:
+        raise ItemError(f"item is a {kind}, not a response")
     body_encoding = _get(item, "body_encoding", "S")
     body_size = int(_decode_number(_get(item, "body_size", "N"), "body_size"))
     content = b""
@@ -432,6 +473,8 @@ def decode_entry(
     request = _get(item, "request", "M")
     if not isinstance(request, dict):
         raise ItemError("attribute 'request' is not a map")
+    age = _get(item, "age", "N", required=False)
+    follow = _get(item, "next", "M", required=False)
     expires = _get(item, "expires", "S", required=False)
     encoding = _get(item, "encoding", "S", required=False)
     return Entry(
@@ -449,6 +492,10 @@ def decode_entry(
         request_headers=_decode_headers(_get(request, "headers", "M"), "request.headers"),
         history=tuple(_decode_hop(hop) for hop in _get(item, "history", "L", False) or []),
         fingerprint=key_fingerprint(str(_get(item, "key", "S"))),
+        age=max(0.0, _decode_number(age, "age")) if age is not None else 0.0,
+        next=(str(_get(follow, "method", "S")), str(_get(follow, "url", "S")))
+        if isinstance(follow, dict)
+        else None,
     )
 
 

@@ -9,6 +9,7 @@ under theirs, so that deleting an entry also stops every alias that leads to it.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from datetime import UTC, datetime
 
@@ -18,11 +19,16 @@ Cached = Entry | Alias
 
 
 class MemoryTier:
-    def __init__(self, max_bytes: int) -> None:
+    """``max_age``: seconds an entry is served from memory before the table is read again, so
+    that what other containers change (an invalidation, a newer response) is seen within it."""
+
+    def __init__(self, max_bytes: int, max_age: float = 10.0) -> None:
         self.max_bytes = max_bytes
+        self.max_age = max_age
         # One entry may take at most a quarter of the tier, so one big body cannot flush it.
         self.max_entry_bytes = max_bytes // 4
         self._entries: OrderedDict[str, Cached] = OrderedDict()
+        self._stored: dict[str, float] = {}
         self._bytes = 0
         self._lock = threading.Lock()
 
@@ -40,7 +46,9 @@ class MemoryTier:
             entry = self._entries.get(key)
             if entry is None:
                 return None
-            if entry.expires is not None and entry.expires <= datetime.now(UTC):
+            if (entry.expires is not None and entry.expires <= datetime.now(UTC)) or (
+                time.monotonic() - self._stored[key] > self.max_age
+            ):
                 self._remove(key)
                 return None
             self._entries.move_to_end(key)
@@ -54,6 +62,7 @@ class MemoryTier:
             if key in self._entries:
                 self._remove(key)
             self._entries[key] = entry
+            self._stored[key] = time.monotonic()
             self._bytes += entry.size
             while self._bytes > self.max_bytes:
                 oldest = next(iter(self._entries))
@@ -67,7 +76,9 @@ class MemoryTier:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._stored.clear()
             self._bytes = 0
 
     def _remove(self, key: str) -> None:
         self._bytes -= self._entries.pop(key).size
+        del self._stored[key]

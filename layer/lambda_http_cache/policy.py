@@ -1,11 +1,19 @@
-"""The cache policy at requests-cache's seam: its ``CacheActions``, made safe on whatever an
-origin or a caller sends.
+"""The cache policy of a shared cache (RFC 9111), at requests-cache's seam: its
+``CacheActions``, with the freshness rules requests-cache lacks or gets wrong for a cache
+that a whole fleet shares.
 
-requests-cache raises on some header values (an empty or unparsable ``Expires``, a
-``max-age`` too large for a date) and reads a negative ``max-age`` as "never expires". Here
-every freshness value is parsed by RFC 9111's rules: a ``max-age`` or ``Expires`` that is
-present but invalid means the response is already stale (so it is not stored unless it can
-be revalidated), and a delta larger than 2**31 seconds counts as 2**31 (section 1.2.2).
+- Freshness lifetime: ``s-maxage`` over ``max-age`` over ``Expires`` minus ``Date``
+  (section 4.2.1); the response's age when received (``Age``, ``Date``, the time the origin
+  took: 4.2.3) is subtracted, and every hit carries its current ``Age``.
+- Heuristic freshness (the ``expire_after`` setting) only for responses without explicit
+  freshness, of a status RFC 9110 calls heuristically cacheable or marked ``public``
+  (4.2.2); none at all in standards mode.
+- Invalid values never raise: a ``max-age``, ``s-maxage`` or ``Expires`` that is present but
+  invalid means already stale (so stored only if it can be revalidated), an invalid ``Age``
+  is ignored, and deltas over 2**31 seconds count as 2**31 (1.2.2).
+- ``must-revalidate``, ``proxy-revalidate`` and ``s-maxage`` forbid serving the response
+  stale, whatever ``stale_if_error``, ``stale-while-revalidate`` or ``max-stale`` say
+  (4.2.4, 5.2.2.2); a fresh ``must-revalidate`` response is served without revalidation.
 """
 
 from __future__ import annotations
@@ -71,19 +79,70 @@ def http_date(raw: Any) -> datetime | None:
     return parsed
 
 
-def response_expire_after(headers: Mapping[str, Any], default: Any) -> Any:
-    """How long a response stays fresh by its own headers, as requests-cache's ``expire_after``
-    value; ``default`` when it sends no freshness information."""
+# RFC 9110, 15.1: status codes whose responses are heuristically cacheable.
+HEURISTIC_STATUSES = frozenset({200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501})
+# Response directives after which a shared cache never serves the response stale.
+NEVER_STALE = ("must-revalidate", "proxy-revalidate", "s-maxage")
+
+
+def initial_age(headers: Mapping[str, Any], response_time: datetime, elapsed: Any) -> float:
+    """How old a response already was when received: RFC 9111, 4.2.3's corrected initial age
+    (the larger of the age the origin's ``Date`` implies and ``Age`` plus the time the
+    request took). An invalid ``Age`` is ignored (5.1)."""
+    raw_age = str(headers.get("Age") or "").split(",")[0]
+    age_value = delta_seconds(raw_age) or 0
+    delay = elapsed.total_seconds() if isinstance(elapsed, timedelta) else 0.0
+    date = http_date(headers.get("Date")) if headers.get("Date") else None
+    apparent_age = max(0.0, (response_time - date).total_seconds()) if date else 0.0
+    return max(apparent_age, age_value + max(0.0, delay))
+
+
+def explicit_lifetime(headers: Mapping[str, Any], response_time: datetime) -> float | None:
+    """The freshness lifetime the response states for a shared cache, in seconds (0 when the
+    stated value is invalid), or None when it states none (RFC 9111, 4.2.1)."""
     directives = cache_control(headers)
-    if "immutable" in directives:
-        return NEVER_EXPIRE
-    if "max-age" in directives:
-        seconds = delta_seconds(directives["max-age"])
-        return EXPIRE_IMMEDIATELY if seconds is None else seconds
+    for name in ("s-maxage", "max-age"):
+        if name in directives:
+            seconds = delta_seconds(directives[name])
+            return 0.0 if seconds is None else float(seconds)
     if "Expires" in headers:
         expires = http_date(headers["Expires"])
-        return EXPIRE_IMMEDIATELY if expires is None else expires
+        if expires is None:
+            return 0.0
+        date = http_date(headers.get("Date")) if headers.get("Date") else None
+        return max(0.0, (expires - (date or response_time)).total_seconds())
+    return None
+
+
+def response_expire_after(
+    headers: Mapping[str, Any],
+    default: Any,
+    *,
+    status: int = 200,
+    response_time: datetime | None = None,
+    elapsed: Any = None,
+    heuristic: bool = True,
+) -> Any:
+    """When a response stops being fresh, as requests-cache's ``expire_after`` value: an
+    absolute time for explicit freshness, ``default`` for heuristic freshness, or
+    ``EXPIRE_IMMEDIATELY``."""
+    now = response_time or utcnow()
+    lifetime = explicit_lifetime(headers, now)
+    if lifetime is not None:
+        remaining = min(lifetime, MAX_DELTA_SECONDS) - initial_age(headers, now, elapsed)
+        return now + timedelta(seconds=remaining) if remaining > 0 else EXPIRE_IMMEDIATELY
+    if not heuristic:
+        return EXPIRE_IMMEDIATELY
+    if status not in HEURISTIC_STATUSES and "public" not in cache_control(headers):
+        return EXPIRE_IMMEDIATELY
     return default
+
+
+def never_stale(headers: Mapping[str, Any]) -> bool:
+    """Whether a stored response must never be served stale (RFC 9111, 5.2.2.2, 5.2.2.8,
+    5.2.2.10)."""
+    directives = cache_control(headers)
+    return any(name in directives for name in NEVER_STALE)
 
 
 def expiration_time(expire_after: Any) -> datetime | None:
@@ -110,11 +169,17 @@ def _safe_stale(value: Any) -> Any:
 
 
 class SharedCacheActions(CacheActions):
-    """requests-cache's actions, with the freshness of a response read by RFC 9111's rules."""
+    """requests-cache's actions, with a shared cache's freshness rules. ``heuristic`` is off
+    in standards mode."""
+
+    heuristic = True
 
     @classmethod
-    def from_request(cls, cache_key: str, request: Any, settings: Any = None) -> Any:
+    def from_request(
+        cls, cache_key: str, request: Any, settings: Any = None, *, heuristic: bool = True
+    ) -> Any:
         actions = super().from_request(cache_key, request, settings)
+        actions.heuristic = heuristic
         actions._stale_if_error = _safe_stale(actions._stale_if_error)
         actions._stale_while_revalidate = _safe_stale(actions._stale_while_revalidate)
         return actions
@@ -123,15 +188,48 @@ class SharedCacheActions(CacheActions):
     def expires(self) -> datetime | None:
         return expiration_time(self.expire_after)
 
+    def is_usable(self, cached_response: Any, error: bool = False) -> bool:
+        if (
+            cached_response is not None
+            and cached_response.is_expired
+            and never_stale(cached_response.headers)
+        ):
+            return False
+        return bool(super().is_usable(cached_response, error))
+
     def update_from_response(self, response: Any) -> None:
-        self._response_headers = CaseInsensitiveDict(response.headers)
+        self._response = response
         super().update_from_response(response)
 
     def _update_from_response_headers(self, directives: CacheDirectives) -> None:
-        headers = getattr(self, "_response_headers", None) or {}
+        response = self._response
         self._stale_if_error = _safe_stale(self._stale_if_error or directives.stale_if_error)
-        self.expire_after = response_expire_after(headers, self.expire_after)
+        self.expire_after = response_expire_after(
+            CaseInsensitiveDict(response.headers),
+            self.expire_after,
+            status=response.status_code,
+            elapsed=getattr(response, "elapsed", None),
+            heuristic=self.heuristic,
+        )
         self.skip_write = self.skip_write or directives.no_store
+
+    def _update_validation_headers(self, cached_response: Any) -> None:
+        """Revalidate a stored response when it is stale, when asked to, or when it says
+        ``no-cache``; ``must-revalidate`` only matters once it is stale (requests-cache
+        revalidates fresh ones too)."""
+        headers = cached_response.headers
+        etag, last_modified = headers.get("ETag"), headers.get("Last-Modified")
+        revalidate = bool(etag or last_modified) and (
+            cached_response.is_expired or self._refresh or self._settings.always_revalidate
+        )
+        no_cache = self._settings.cache_control and "no-cache" in cache_control(headers)
+        if revalidate or no_cache:
+            if etag:
+                self._validation_headers["If-None-Match"] = etag
+            if last_modified:
+                self._validation_headers["If-Modified-Since"] = last_modified
+            self.send_request = False
+            self.resend_request = True
 
 
 def request_headers(

@@ -29,7 +29,7 @@ from .breaker import CircuitBreaker
 from .config import CacheConfig, ConfigError
 from .large_objects import LargeObjectStore
 from .observability import Tracing, log_decision
-from .policy import SharedCacheActions, request_headers
+from .policy import SharedCacheActions, initial_age, request_headers
 from .stats import CacheStats
 from .table import bounded_config, make_client
 
@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
 merge_setting: Callable[[Any, Any], Any] = _merge_setting
 logger = logging.getLogger(__name__)
+# Methods that change nothing at the origin: any other, when it succeeds, invalidates what is
+# stored for its URL (RFC 9111, 4.4).
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 class OriginSession(Session):
@@ -69,8 +72,11 @@ class CachedHttpSession(CachedSession, OriginSession):
         *args: Any,
         stats: CacheStats | None = None,
         tracing: Tracing | None = None,
+        heuristic: bool = True,
         **kwargs: Any,
     ) -> None:
+        # False in standards mode: no freshness but what responses state (policy.py).
+        self.heuristic = heuristic
         self.stats = stats or CacheStats()
         self.tracing = tracing or Tracing(enabled=False)
         self._depth = threading.local()
@@ -194,7 +200,10 @@ class CachedHttpSession(CachedSession, OriginSession):
     ) -> tuple[SharedCacheActions, CachedResponse | None]:
         """The key, the cached response (if any) and what to do with the request."""
         actions = SharedCacheActions.from_request(
-            self.cache.create_key(request, **kwargs), request, self.settings
+            self.cache.create_key(request, **kwargs),
+            request,
+            self.settings,
+            heuristic=self.heuristic,
         )
         cached_response: CachedResponse | None = None
         if not actions.skip_read:
@@ -231,14 +240,54 @@ class CachedHttpSession(CachedSession, OriginSession):
             logger.warning("Cache update failed, origin response returned uncached: %r", error)
             return self._uncached(response)
 
+    def _resend(
+        self,
+        request: PreparedRequest,
+        actions: Any,
+        cached_response: CachedResponse,
+        **kwargs: Any,
+    ) -> Any:
+        """Revalidate or refresh a stored response. With stale-if-error, the stored response
+        stands in for an origin that fails (an exception, or a 5xx answer: RFC 5861), unless
+        it must never be served stale; otherwise the origin's answer or error is the
+        caller's, as without a cache."""
+        stale_if_error = bool(actions._stale_if_error)
+        try:
+            response = self._send_and_cache(request, actions, cached_response, **kwargs)
+        except Exception:
+            if stale_if_error and actions.is_usable(cached_response, error=True):
+                logger.warning("Origin failed; serving the stored response", exc_info=True)
+                return cached_response
+            raise
+        if (
+            stale_if_error
+            and response.status_code >= 500
+            and actions.is_usable(cached_response, error=True)
+        ):
+            logger.warning("Origin answered %d; serving the stored response", response.status_code)
+            return cached_response
+        return response
+
     def _store(
         self, response: Response, actions: Any, cached_response: CachedResponse | None
     ) -> Any:
         actions.update_from_response(response)
+        method = (response.request.method or "GET").upper()
+        if (
+            method not in SAFE_METHODS
+            and 200 <= response.status_code < 400
+            and not self.settings.disabled
+            and hasattr(self.cache, "invalidate")
+        ):
+            self.cache.invalidate(response.request, response)
         if not actions.skip_write:
             self.cache.save_response(response, actions.cache_key, actions.expires)
         elif cached_response is not None and response.status_code == 304:
             cached_response = actions.update_revalidated_response(response, cached_response)
+            # Freshened by the 304 (RFC 9111, 4.3.4): its age starts again from this answer.
+            now = utcnow()
+            cached_response.created_at = now
+            cached_response.initial_age = initial_age(response.headers, now, response.elapsed)  # type: ignore[union-attr]
             if not actions.skip_write:
                 self.cache.save_response(cached_response, actions.cache_key, actions.expires)
             return cached_response
@@ -293,6 +342,7 @@ def build_session(config: CacheConfig) -> CachedHttpSession:
             namespace=config.namespace,
             consistent_read=config.consistent_read,
             memory_cache_bytes=int(config.memory_cache_mb * 1024 * 1024),
+            memory_max_age=config.memory_max_age,
             max_body_bytes=int(config.max_body_mb * 1024 * 1024),
             store_private=config.store_private,
             key_secret=config.key_secret,
@@ -307,6 +357,7 @@ def build_session(config: CacheConfig) -> CachedHttpSession:
         backend=backend,
         stats=stats,
         tracing=tracing,
+        heuristic=not config.standards_mode,
         expire_after=config.expire_after,
         urls_expire_after=config.urls_expire_after,
         cache_control=config.cache_control,

@@ -26,6 +26,7 @@ from requests.structures import CaseInsensitiveDict
 from requests_cache.models.response import CachedResponse
 
 from .item import FINGERPRINT_HEX, Entry, Headers, Hop, key_fingerprint
+from .policy import initial_age
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ _PUBLIC_RESPONSE_HEADERS = frozenset({"www-authenticate", "proxy-authenticate"})
 _PUBLIC_RESPONSE_PREFIXES = ("access-control-",)
 # Response headers whose values are URLs, which may carry credentials in their query.
 _URL_HEADERS = frozenset({"location", "content-location"})
+# Response headers not stored: Age is computed afresh on every hit from the entry's age.
+_UNSTORED_RESPONSE_HEADERS = frozenset({"age"})
 _LINK_TARGET = re.compile(r"<([^>]*)>")
 
 
@@ -238,6 +241,8 @@ class SharingPolicy:
             return "no-store"
         if "private" in directives and not self.store_private:
             return "private"
+        if "*" in vary_names(response.headers):
+            return "Vary: *"  # never matches a later request (RFC 9111, 4.1)
         return None
 
     def stored_headers(self, headers: Mapping[str, Any]) -> Headers:
@@ -246,6 +251,8 @@ class SharingPolicy:
         kept = []
         for name, value in headers.items():
             lower = str(name).lower()
+            if lower in _UNSTORED_RESPONSE_HEADERS:
+                continue
             if self.is_credential(lower) and not (
                 lower in _PUBLIC_RESPONSE_HEADERS or lower.startswith(_PUBLIC_RESPONSE_PREFIXES)
             ):
@@ -264,6 +271,10 @@ class SharingPolicy:
         names (needed to check ``Vary``); no body, no credential, no cookie."""
         request = response.request
         request_url = self.clean_url(request.url or "")
+        age = getattr(response, "initial_age", None)
+        if age is None:
+            age = initial_age(response.headers, response.created_at, response.elapsed)
+        follow = getattr(response, "_next", None)
         return Entry(
             content=response._content or b"",
             status=int(response.status_code),
@@ -288,6 +299,10 @@ class SharingPolicy:
                 for hop in response.history
             ),
             fingerprint=fingerprint,
+            age=age,
+            next=(follow.method or "GET", self.clean_url(follow.url or ""))
+            if follow is not None and follow.url
+            else None,
         )
 
     def _vary_headers(
