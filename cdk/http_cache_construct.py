@@ -109,6 +109,10 @@ COUNT_METRICS: dict[str, str] = {
     "not_stored": "CacheNotStored",
     "unreadable": "CacheUnreadableItems",
     "bytes_served": "CacheBytesServed",
+    "coalesced": "CacheCoalesced",
+    "leases_won": "CacheLeasesWon",
+    "leases_lost": "CacheLeasesLost",
+    "leases_expired": "CacheLeasesExpired",
 }
 LATENCY_METRICS: dict[str, str] = {"cache": "CacheLatency", "origin": "OriginLatency"}
 

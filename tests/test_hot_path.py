@@ -75,7 +75,9 @@ def test_an_expired_item_costs_no_delete(
     time.sleep(1.1)
     proxy.reset()
     assert not session.get(url).from_cache
-    assert proxy.calls == {"GetItem": 1, "PutItem": 1}
+    # the read, the lease that makes this container the fleet's one refresher, the write
+    assert proxy.calls == {"GetItem": 1, "PutItem": 2}
+    assert session.cache.stats["leases_won"] == 1
 
 
 @pytest.fixture

@@ -25,6 +25,10 @@ DOCUMENTED_METRICS = {
     "CacheNotStored",
     "CacheUnreadableItems",
     "CacheBytesServed",
+    "CacheCoalesced",
+    "CacheLeasesWon",
+    "CacheLeasesLost",
+    "CacheLeasesExpired",
     "CacheLatency",
     "OriginLatency",
 }

@@ -32,7 +32,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .backend import DynamoDbCache
 from .config import DEFAULT_NAMESPACE, DEFAULT_TABLE, ConfigError, validate_namespace
-from .item import KIND_REDIRECT, decode_alias, decode_entry, item_kind, item_size
+from .item import (
+    KIND_LEASE,
+    KIND_REDIRECT,
+    KIND_TOMBSTONE,
+    decode_alias,
+    decode_entry,
+    item_kind,
+    item_size,
+)
 from .item import Entry as ItemEntry
 from .large_objects import LargeObjectStore
 from .table import CacheTable, attribute, error_code
@@ -79,6 +87,11 @@ def classify(item: dict[str, Any], now: datetime) -> Entry:
     size = _size(item)
     try:
         kind = item_kind(item)
+        if kind in (KIND_TOMBSTONE, KIND_LEASE):
+            # Invalidation and lease markers: expired once DynamoDB's TTL may remove them.
+            ttl = _ttl(item)
+            expired = ttl is not None and now.timestamp() >= ttl
+            return Entry(key, kind, namespace, size, expired=expired)
         if kind == KIND_REDIRECT:
             alias = decode_alias(item)
             return Entry(
@@ -172,6 +185,7 @@ class Stats:
     items: int = 0
     responses: int = 0
     redirects: int = 0
+    markers: int = 0  # tombstones and leases
     unreadable: int = 0
     size: int = 0
     largest: int = 0
@@ -193,6 +207,9 @@ class Stats:
             self.unreadable += 1
             if len(self.unreadable_examples) < UNREADABLE_EXAMPLES:
                 self.unreadable_examples.append((entry.key, entry.error))
+            return
+        if entry.kind in (KIND_TOMBSTONE, KIND_LEASE):
+            self.markers += 1
             return
         if entry.kind == KIND_REDIRECT:
             self.redirects += 1
@@ -218,6 +235,7 @@ class Stats:
             "items": self.items,
             "responses": self.responses,
             "redirects": self.redirects,
+            "markers": self.markers,
             "unreadable": self.unreadable,
             "size_bytes": self.size,
             "largest_item_bytes": self.largest,
@@ -252,7 +270,8 @@ def cmd_stats(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         (
             "items",
             f"{stats.items:,}: {stats.responses:,} responses, "
-            f"{stats.redirects:,} redirect aliases, {stats.unreadable:,} unreadable",
+            f"{stats.redirects:,} redirect aliases, {stats.unreadable:,} unreadable"
+            + (f", {stats.markers:,} invalidation and lease markers" if stats.markers else ""),
         ),
         (
             "size",

@@ -43,6 +43,7 @@ from .item import (
     KIND_REDIRECT,
     KIND_RESPONSE,
     KIND_TOMBSTONE,
+    LEASE_SUFFIX,
     MAX_ITEM_BYTES,
     Alias,
     Entry,
@@ -51,6 +52,7 @@ from .item import (
     decode_alias,
     decode_entry,
     encode_entry,
+    encode_lease,
     encode_redirect,
     encode_tombstone,
     iso_time,
@@ -335,6 +337,65 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
                 raise
             return False
 
+    # Coordination -------------------------------------------------------------------------
+
+    def acquire_lease(
+        self, key: str, seconds: float, stored_at: datetime | None = None
+    ) -> bool | None:
+        """Try to become the one container that refreshes ``key`` for ``seconds``: True if
+        won, False if another holds it, None if the table could not say (counted, and the
+        caller goes to the origin as without leases). One conditional PutItem. ``stored_at``
+        is when the stale entry was written: a run-out lease taken after it was never
+        followed by a write (its holder died or timed out), which is counted."""
+        now = datetime.now(UTC)
+        lease = encode_lease(
+            self.table_key(key) + LEASE_SUFFIX,
+            self.namespace,
+            now,
+            now + timedelta(seconds=seconds),
+        )
+        # In a tuple: the guard's None (failed) stays apart from the condition's None (lost).
+        answer = self.guard.call(
+            "write",
+            lambda: (
+                self.table.put_replacing(
+                    lease,
+                    condition="attribute_not_exists(#k) OR #until < :now",
+                    ExpressionAttributeNames={"#k": "key", "#until": "until"},
+                    ExpressionAttributeValues={":now": {"N": str(round(now.timestamp(), 3))}},
+                ),
+            ),
+        )
+        if answer is None:
+            return None
+        (replaced,) = answer
+        if replaced is None:
+            self.stats.add("leases_lost")
+            return False
+        self.stats.add("leases_won")
+        since = replaced.get("since", {}).get("N") if replaced else None
+        if since is not None and stored_at is not None and float(since) > stored_at.timestamp():
+            self.stats.add("leases_expired")
+        return True
+
+    def peek(self, key: str) -> Entry | None:
+        """The entry for ``key`` as the table holds it now (a strongly consistent GetItem,
+        past the memory tier, which it then updates): how a container waiting for another's
+        write sees it land. None if there is none (or it is unreadable)."""
+        table_key = self.table_key(key)
+        item = self.guard.call("read", lambda: self.table.get(table_key, consistent=True))
+        if item is None:
+            return None
+        try:
+            if item_kind(item) != KIND_RESPONSE:
+                return None
+            entry = self._decode(item, table_key)
+        except ItemError:
+            return None
+        if entry is not None and self.memory is not None:
+            self.memory.put(table_key, entry)
+        return entry
+
     def invalidate(self, key: str) -> None:
         """Leave a tombstone under ``key``: every container's next read of it is a miss, and
         no response older than it may be written over it."""
@@ -595,6 +656,29 @@ class DynamoDbCache(BaseCache):
             logger.warning("Cache read failed, treated as a miss: %r", error)
             return default  # type: ignore[no-any-return]
         return entry.to_response(key) if entry is not None else default
+
+    # Coordination -------------------------------------------------------------------------
+
+    def acquire_lease(
+        self, key: str, seconds: float, stored_at: datetime | None = None
+    ) -> bool | None:
+        """See :meth:`ResponseStorage.acquire_lease`; never raises (None on failure)."""
+        try:
+            return self.responses.acquire_lease(key, seconds, stored_at)
+        except Exception as error:
+            self.stats.add("errors")
+            logger.warning("Cache lease failed, refreshing without one: %r", error)
+            return None
+
+    def peek(self, key: str) -> CachedResponse | None:
+        """The response the table holds for ``key`` now (strongly consistent); never raises."""
+        try:
+            entry = self.responses.peek(key)
+        except Exception as error:
+            self.stats.add("errors")
+            logger.warning("Cache read failed, treated as a miss: %r", error)
+            return None
+        return entry.to_response(key) if entry is not None else None
 
     # Writes -------------------------------------------------------------------------------
 

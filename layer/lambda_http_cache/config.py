@@ -118,6 +118,8 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "max_body_mb": ("HTTP_CACHE_MAX_BODY_MB", _parse_float),
     "memory_max_age": ("HTTP_CACHE_MEMORY_MAX_AGE", _parse_float),
     "standards_mode": ("HTTP_CACHE_STANDARDS_MODE", _parse_bool),
+    "coalesce": ("HTTP_CACHE_COALESCE", _parse_bool),
+    "leases": ("HTTP_CACHE_LEASES", _parse_bool),
     "store_private": ("HTTP_CACHE_STORE_PRIVATE", _parse_bool),
     "key_secret": ("HTTP_CACHE_KEY_SECRET", lambda _s, raw: raw),
     "breaker_threshold": ("HTTP_CACHE_BREAKER_THRESHOLD", _parse_int),
@@ -170,6 +172,10 @@ class CacheConfig:
     max_body_mb: float = DEFAULT_MAX_BODY_MB
     # Standards mode: no heuristic freshness; only what the origin states (RFC 9111).
     standards_mode: bool = False
+    # One origin call per key per expiry (coordination.py): threads of a container share one
+    # call (coalesce); containers share one through a lease in the table (leases).
+    coalesce: bool = True
+    leases: bool = True
     store_private: bool = False
     key_secret: str | None = field(default=None, repr=False)
     # Bodies too large for an item even compressed go to this S3 bucket (off when None).

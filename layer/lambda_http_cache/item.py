@@ -28,6 +28,10 @@ KIND_REDIRECT = "redirect"
 # a miss for every container, and no older response may be written over it.
 KIND_TOMBSTONE = "tombstone"
 TOMBSTONE_SECONDS = 24 * 3600  # DynamoDB's TTL removes a tombstone after this
+# The right to refresh a key, held by one container until ``until`` (see coordination.py),
+# stored under "<table key>~lease".
+KIND_LEASE = "lease"
+LEASE_SUFFIX = "~lease"
 
 # DynamoDB's item limit is 400 KB, names and values included; keep 1 KB of headroom for any
 # difference between these size rules and the service's own accounting.
@@ -305,6 +309,19 @@ def encode_tombstone(key: str, namespace: str, now: datetime) -> Item:
     }
 
 
+def encode_lease(key: str, namespace: str, since: datetime, until: datetime) -> Item:
+    """A lease item under the table key ``key``, taken at ``since``, held until ``until``."""
+    return {
+        "key": _s(key),
+        "v": _n(FORMAT_VERSION),
+        "kind": _s(KIND_LEASE),
+        "namespace": _s(namespace),
+        "since": _n(round(since.timestamp(), 3)),
+        "until": _n(round(until.timestamp(), 3)),
+        "ttl": _n(expires_epoch(until) + 3600),
+    }
+
+
 def iso_time(value: datetime) -> str:
     """An ISO 8601 time, always to the microsecond: stored times then sort as text, which the
     conditional write of a response relies on (it never replaces a newer one)."""
@@ -390,7 +407,7 @@ def item_kind(item: Mapping[str, Any]) -> str:
     if version != str(FORMAT_VERSION):
         raise ItemError(f"item format {version!r} is not {FORMAT_VERSION}")
     kind = _get(item, "kind", "S")
-    if kind not in (KIND_RESPONSE, KIND_REDIRECT, KIND_TOMBSTONE):
+    if kind not in (KIND_RESPONSE, KIND_REDIRECT, KIND_TOMBSTONE, KIND_LEASE):
         raise ItemError(f"unknown item kind {kind!r}")
     return str(kind)
 

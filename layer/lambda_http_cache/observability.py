@@ -35,6 +35,10 @@ COUNT_METRICS = {
     "not_stored": ("CacheNotStored", "Count"),
     "unreadable": ("CacheUnreadableItems", "Count"),
     "bytes_served": ("CacheBytesServed", "Bytes"),
+    "coalesced": ("CacheCoalesced", "Count"),
+    "leases_won": ("CacheLeasesWon", "Count"),
+    "leases_lost": ("CacheLeasesLost", "Count"),
+    "leases_expired": ("CacheLeasesExpired", "Count"),
 }
 LATENCY_METRICS = {"cache": "CacheLatency", "origin": "OriginLatency"}
 

@@ -27,6 +27,7 @@ from requests_cache.session import CachedSession, CacheMixin, get_504_response
 from .backend import DynamoDbCache
 from .breaker import CircuitBreaker
 from .config import CacheConfig, ConfigError
+from .coordination import Flights, lease_seconds, wait_plan
 from .large_objects import LargeObjectStore
 from .observability import Tracing, log_decision
 from .policy import SharedCacheActions, initial_age, request_headers
@@ -73,10 +74,16 @@ class CachedHttpSession(CachedSession, OriginSession):
         stats: CacheStats | None = None,
         tracing: Tracing | None = None,
         heuristic: bool = True,
+        coalesce: bool = True,
+        leases: bool = True,
         **kwargs: Any,
     ) -> None:
         # False in standards mode: no freshness but what responses state (policy.py).
         self.heuristic = heuristic
+        # One origin call per key per expiry, in this container and the fleet (coordination.py).
+        self.coalesce = coalesce
+        self.leases = leases
+        self.flights = Flights()
         self.stats = stats or CacheStats()
         self.tracing = tracing or Tracing(enabled=False)
         self._depth = threading.local()
@@ -184,16 +191,109 @@ class CachedHttpSession(CachedSession, OriginSession):
         elif actions.resend_async:
             self._resend_async(request, actions, cached_response, **kwargs)  # type: ignore[no-untyped-call]
             response = cached_response
-        elif actions.resend_request:
-            response = self._resend(request, actions, cached_response, **kwargs)  # type: ignore[arg-type]
-        elif actions.send_request:
-            response = self._send_and_cache(request, actions, cached_response, **kwargs)
+        elif actions.resend_request or actions.send_request:
+            response = self._coordinated(request, actions, cached_response, **kwargs)
         else:
             response = cached_response
         if self.settings.filter_fn is not None and not self.settings.filter_fn(response):
             self.cache.delete(actions.cache_key)
             return response
         return dispatch_hook("response", request.hooks, response, **kwargs)  # type: ignore[no-untyped-call]
+
+    def _coordinated(
+        self,
+        request: PreparedRequest,
+        actions: Any,
+        cached_response: CachedResponse | None,
+        **kwargs: Any,
+    ) -> Any:
+        """Go to the origin for a missing or stale key, once per container and fleet: a
+        thread that finds another of this container fetching the key waits for it; a
+        container that finds another holding the key's lease polls the table for its write.
+        Each waits a bounded time (coordination.wait_plan), then falls through."""
+        key = actions.cache_key
+        cacheable = not actions.skip_read and not self.settings.read_only
+        if not (cacheable and self.coalesce):
+            return self._lease_and_fetch(request, actions, cached_response, **kwargs)
+        with self.flights.lead(key) as landed:
+            if landed is None:
+                return self._lease_and_fetch(request, actions, cached_response, **kwargs)
+            wait, _ = wait_plan(cached_response)
+            landed.wait(wait)
+            served = self._served_now(request, cached_response, **kwargs)
+            if served is not None:
+                return served
+        return self._fetch(request, actions, cached_response, **kwargs)
+
+    def _lease_and_fetch(
+        self,
+        request: PreparedRequest,
+        actions: Any,
+        cached_response: CachedResponse | None,
+        **kwargs: Any,
+    ) -> Any:
+        # Only a stored (stale) response takes a lease: a key never stored may never be
+        # cacheable, and its callers must not wait for one another.
+        acquire = getattr(self.cache, "acquire_lease", None)
+        if (
+            self.leases
+            and acquire is not None
+            and cached_response is not None
+            and not self.settings.read_only
+            and acquire(
+                actions.cache_key, lease_seconds(cached_response), cached_response.created_at
+            )
+            is False
+        ):
+            served = self._await_write(request, actions.cache_key, cached_response, **kwargs)
+            if served is not None:
+                return served
+        return self._fetch(request, actions, cached_response, **kwargs)
+
+    def _await_write(
+        self,
+        request: PreparedRequest,
+        key: str,
+        cached_response: CachedResponse | None,
+        **kwargs: Any,
+    ) -> Any:
+        """Poll the table for the lease holder's write of ``key``: the response it stored, or
+        None once the wait is over (the caller then goes to the origin itself)."""
+        wait, poll = wait_plan(cached_response)
+        deadline = time.monotonic() + wait
+        peek = self.cache.peek  # type: ignore[attr-defined]  # only a DynamoDbCache leases
+        while time.monotonic() < deadline:
+            time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
+            landed = peek(key)
+            if landed is not None and _newer(landed, cached_response):
+                served = self._served_now(request, cached_response, **kwargs)
+                if served is not None:
+                    return served
+        return None
+
+    def _served_now(
+        self, request: PreparedRequest, cached_response: CachedResponse | None, **kwargs: Any
+    ) -> Any:
+        """What the cache serves for ``request`` now that another's origin call has landed,
+        if it is a newer response that needs no origin call; else None."""
+        actions, served = self._plan(request, **kwargs)
+        if served is None or actions.send_request or actions.resend_request:
+            return None
+        if not _newer(served, cached_response):
+            return None
+        self.stats.add("coalesced")
+        return served
+
+    def _fetch(
+        self,
+        request: PreparedRequest,
+        actions: Any,
+        cached_response: CachedResponse | None,
+        **kwargs: Any,
+    ) -> Any:
+        if actions.resend_request and cached_response is not None:
+            return self._resend(request, actions, cached_response, **kwargs)
+        return self._send_and_cache(request, actions, cached_response, **kwargs)
 
     def _plan(
         self, request: PreparedRequest, **kwargs: Any
@@ -306,6 +406,14 @@ class CachedHttpSession(CachedSession, OriginSession):
         return response
 
 
+def _newer(response: Any, than: CachedResponse | None) -> bool:
+    """Whether ``response`` was stored after ``than`` (any response is, if there was none)."""
+    if than is None:
+        return True
+    created, before = getattr(response, "created_at", None), getattr(than, "created_at", None)
+    return created is None or before is None or created > before
+
+
 def build_session(config: CacheConfig) -> CachedHttpSession:
     """A cached session for ``config``. Makes no network call."""
     stats = CacheStats()
@@ -358,6 +466,8 @@ def build_session(config: CacheConfig) -> CachedHttpSession:
         stats=stats,
         tracing=tracing,
         heuristic=not config.standards_mode,
+        coalesce=config.coalesce,
+        leases=config.leases,
         expire_after=config.expire_after,
         urls_expire_after=config.urls_expire_after,
         cache_control=config.cache_control,

@@ -16,6 +16,10 @@ EVENTS = (
     "not_stored",  # responses a shared cache must not store (private, no-store)
     "unreadable",  # items that were corrupt, foreign or of another format
     "bytes_served",  # body bytes served from the cache
+    "coalesced",  # requests served another's origin call (this container's or the fleet's)
+    "leases_won",  # refreshes this container won the right to make
+    "leases_lost",  # refreshes another container held the lease for
+    "leases_expired",  # leases taken over from a holder that never wrote
 )
 
 

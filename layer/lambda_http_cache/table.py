@@ -88,12 +88,12 @@ class CacheTable:
 
     # Data plane ---------------------------------------------------------------------------
 
-    def get(self, key: str) -> dict[str, Any] | None:
+    def get(self, key: str, *, consistent: bool | None = None) -> dict[str, Any] | None:
         answer = self._call(
             self.client.get_item,
             TableName=self.table_name,
             Key={"key": {"S": key}},
-            ConsistentRead=self.consistent_read,
+            ConsistentRead=self.consistent_read if consistent is None else consistent,
         )
         return answer.get("Item")
 
@@ -105,6 +105,26 @@ class CacheTable:
             kwargs.update(expression)
         self._call(self.client.put_item, **kwargs)
         return True
+
+    def put_replacing(
+        self, item: Item, *, condition: str, **expression: Any
+    ) -> dict[str, Any] | None:
+        """Write ``item`` if ``condition`` holds; the item it replaced (an empty dict if
+        none), or None if the condition failed."""
+        try:
+            answer = self._call(
+                self.client.put_item,
+                TableName=self.table_name,
+                Item=item,
+                ConditionExpression=condition,
+                ReturnValues="ALL_OLD",
+                **expression,
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return None
+            raise
+        return dict(answer.get("Attributes") or {})
 
     def delete(self, key: str) -> bool:
         """Delete one item; whether it existed."""
