@@ -113,6 +113,8 @@ COUNT_METRICS: dict[str, str] = {
     "leases_won": "CacheLeasesWon",
     "leases_lost": "CacheLeasesLost",
     "leases_expired": "CacheLeasesExpired",
+    "stale_served": "CacheStaleServed",
+    "refreshes": "CacheRefreshes",
 }
 LATENCY_METRICS: dict[str, str] = {"cache": "CacheLatency", "origin": "OriginLatency"}
 

@@ -14,9 +14,14 @@ from typing import Any
 
 import requests
 from lambda_http_cache.item import LEASE_SUFFIX, encode_lease
+from lambda_http_cache.table import bounded_config
 
 from scripts.local_servers import DynamoDbProxy, OriginServer, Route, SeenRequest
 from tests.helpers import cached_session
+
+# These tests pin coalescing, not time bounds: generous DynamoDB timeouts keep a loaded
+# machine's slow answer from turning a follower into a leader.
+PATIENT = bounded_config(connect_timeout=10, read_timeout=10)
 
 
 def counted(origin: OriginServer, path: str, delay: float = 0.0) -> str:
@@ -54,7 +59,7 @@ def answer(response: requests.Response) -> int:
 
 def test_threads_of_a_container_make_one_origin_call(table_name: str, origin: OriginServer) -> None:
     url = counted(origin, "/hot", delay=0.3)
-    session = cached_session(table_name)
+    session = cached_session(table_name, config=PATIENT)
     responses = together([lambda: session.get(url) for _ in range(8)])
     assert [answer(r) for r in responses] == [1] * 8
     assert origin.hits["/hot"] == 1
@@ -81,7 +86,7 @@ def test_two_containers_on_an_expired_key_make_one_origin_call(
 ) -> None:
     url = counted(origin, "/expiring", delay=0.4)
     _expired(table_name, url)
-    containers = [cached_session(table_name, expire_after=60) for _ in range(2)]
+    containers = [cached_session(table_name, expire_after=60, config=PATIENT) for _ in range(2)]
     responses = together([lambda s=s: s.get(url) for s in containers])  # type: ignore[misc]
     assert [answer(r) for r in responses] == [2, 2]  # the loser got the winner's write
     assert origin.hits["/expiring"] == 2  # the first fill and one refresh

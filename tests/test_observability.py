@@ -29,6 +29,8 @@ DOCUMENTED_METRICS = {
     "CacheLeasesWon",
     "CacheLeasesLost",
     "CacheLeasesExpired",
+    "CacheStaleServed",
+    "CacheRefreshes",
     "CacheLatency",
     "OriginLatency",
 }

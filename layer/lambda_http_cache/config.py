@@ -120,6 +120,8 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "standards_mode": ("HTTP_CACHE_STANDARDS_MODE", _parse_bool),
     "coalesce": ("HTTP_CACHE_COALESCE", _parse_bool),
     "leases": ("HTTP_CACHE_LEASES", _parse_bool),
+    "stale_while_revalidate": ("HTTP_CACHE_STALE_WHILE_REVALIDATE", _parse_bool),
+    "stale_window": ("HTTP_CACHE_STALE_WINDOW", _parse_int),
     "store_private": ("HTTP_CACHE_STORE_PRIVATE", _parse_bool),
     "key_secret": ("HTTP_CACHE_KEY_SECRET", lambda _s, raw: raw),
     "breaker_threshold": ("HTTP_CACHE_BREAKER_THRESHOLD", _parse_int),
@@ -176,6 +178,11 @@ class CacheConfig:
     # call (coalesce); containers share one through a lease in the table (leases).
     coalesce: bool = True
     leases: bool = True
+    # Serve a stale entry at once and refresh it after the response, within the origin's
+    # stale-while-revalidate window; stale_window (seconds) is a default window for
+    # responses that state none (0: off).
+    stale_while_revalidate: bool = True
+    stale_window: int = 0
     store_private: bool = False
     key_secret: str | None = field(default=None, repr=False)
     # Bodies too large for an item even compressed go to this S3 bucket (off when None).
@@ -221,6 +228,8 @@ class CacheConfig:
                 raise ConfigError(f"{name} ({env})", "must be greater than 0")
         if self.metrics and not self.metrics_namespace:
             raise ConfigError("metrics_namespace (HTTP_CACHE_METRICS_NAMESPACE)", "is empty")
+        if self.stale_window < 0:
+            raise ConfigError("stale_window (HTTP_CACHE_STALE_WINDOW)", "must be 0 or more")
         if self.memory_max_age < 0:
             raise ConfigError("memory_max_age (HTTP_CACHE_MEMORY_MAX_AGE)", "must be 0 or more")
         if self.memory_cache_mb < 0:

@@ -77,6 +77,9 @@ def _decorate(handler: Handler, settings: dict[str, Any]) -> Handler:
     session = build_session(config)
     _register(session)
     snapstart.register(session)
+    if config.enabled and config.stale_while_revalidate:
+        # Lambda's init phase: the only time an internal extension may register.
+        session.after_response.start_extension()
     pass_session = _wants_session(handler)
     publisher = MetricsPublisher(config.metrics_namespace, config.metrics_service)
     first_invocation = True
@@ -93,6 +96,8 @@ def _decorate(handler: Handler, settings: dict[str, Any]) -> Handler:
         try:
             return handler(event, context, *args, **kwargs)
         finally:
+            # Refreshes queued by this invocation run now, after its response.
+            session.after_response.invocation_finished(getattr(context, "aws_request_id", None))
             counts, latencies = session.stats.drain()
             if config.metrics:
                 _quietly(publisher.publish, counts, latencies)

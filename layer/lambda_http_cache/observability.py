@@ -39,6 +39,8 @@ COUNT_METRICS = {
     "leases_won": ("CacheLeasesWon", "Count"),
     "leases_lost": ("CacheLeasesLost", "Count"),
     "leases_expired": ("CacheLeasesExpired", "Count"),
+    "stale_served": ("CacheStaleServed", "Count"),
+    "refreshes": ("CacheRefreshes", "Count"),
 }
 LATENCY_METRICS = {"cache": "CacheLatency", "origin": "OriginLatency"}
 

@@ -173,13 +173,24 @@ class SharedCacheActions(CacheActions):
     in standards mode."""
 
     heuristic = True
+    stale_while_revalidate = True
+    stale_window = 0
 
     @classmethod
     def from_request(
-        cls, cache_key: str, request: Any, settings: Any = None, *, heuristic: bool = True
+        cls,
+        cache_key: str,
+        request: Any,
+        settings: Any = None,
+        *,
+        heuristic: bool = True,
+        stale_while_revalidate: bool = True,
+        stale_window: int = 0,
     ) -> Any:
         actions = super().from_request(cache_key, request, settings)
         actions.heuristic = heuristic
+        actions.stale_while_revalidate = stale_while_revalidate
+        actions.stale_window = stale_window
         actions._stale_if_error = _safe_stale(actions._stale_if_error)
         actions._stale_while_revalidate = _safe_stale(actions._stale_while_revalidate)
         return actions
@@ -196,6 +207,24 @@ class SharedCacheActions(CacheActions):
         ):
             return False
         return bool(super().is_usable(cached_response, error))
+
+    def update_from_cached_response(
+        self, cached_response: Any, create_key: Any = None, **key_kwargs: Any
+    ) -> None:
+        """As requests-cache does, with the stored response's own ``stale-while-revalidate``
+        window (RFC 5861), or the configured default window for responses that state none;
+        never for a response that must not be served stale."""
+        if (
+            cached_response is not None
+            and self.stale_while_revalidate
+            and not self._stale_while_revalidate
+            and not never_stale(cached_response.headers)
+        ):
+            stated = cache_control(cached_response.headers).get("stale-while-revalidate")
+            window = delta_seconds(stated) if stated is not None else self.stale_window
+            if window:
+                self._stale_while_revalidate = window
+        super().update_from_cached_response(cached_response, create_key, **key_kwargs)
 
     def update_from_response(self, response: Any) -> None:
         self._response = response

@@ -24,6 +24,7 @@ from requests_cache.models.response import CachedResponse, OriginalResponse
 from requests_cache.policy import utcnow
 from requests_cache.session import CachedSession, CacheMixin, get_504_response
 
+from .after_response import AfterResponse
 from .backend import DynamoDbCache
 from .breaker import CircuitBreaker
 from .config import CacheConfig, ConfigError
@@ -76,8 +77,15 @@ class CachedHttpSession(CachedSession, OriginSession):
         heuristic: bool = True,
         coalesce: bool = True,
         leases: bool = True,
+        stale_while_revalidate: bool = True,
+        stale_window: int = 0,
         **kwargs: Any,
     ) -> None:
+        # stale-while-revalidate: the window the origin states, or stale_window (policy.py);
+        # the refresh runs after the response (after_response.py).
+        self.stale_while_revalidate = stale_while_revalidate
+        self.stale_window = stale_window
+        self.after_response = AfterResponse()
         # False in standards mode: no freshness but what responses state (policy.py).
         self.heuristic = heuristic
         # One origin call per key per expiry, in this container and the fleet (coordination.py).
@@ -189,8 +197,7 @@ class CachedHttpSession(CachedSession, OriginSession):
         if actions.error_504:
             response = get_504_response(request)
         elif actions.resend_async:
-            self._resend_async(request, actions, cached_response, **kwargs)  # type: ignore[no-untyped-call]
-            response = cached_response
+            response = self._serve_stale(request, actions, cached_response, **kwargs)
         elif actions.resend_request or actions.send_request:
             response = self._coordinated(request, actions, cached_response, **kwargs)
         else:
@@ -199,6 +206,35 @@ class CachedHttpSession(CachedSession, OriginSession):
             self.cache.delete(actions.cache_key)
             return response
         return dispatch_hook("response", request.hooks, response, **kwargs)  # type: ignore[no-untyped-call]
+
+    def _serve_stale(
+        self,
+        request: PreparedRequest,
+        actions: Any,
+        cached_response: Any,
+        **kwargs: Any,
+    ) -> Any:
+        """Serve the stale response at once; the lease winner (or, without leases, this
+        container) refreshes it after the response."""
+        self.stats.add("stale_served")
+        acquire = getattr(self.cache, "acquire_lease", None)
+        if (
+            self.leases
+            and acquire is not None
+            and acquire(
+                actions.cache_key, lease_seconds(cached_response), cached_response.created_at
+            )
+            is False
+        ):
+            return cached_response  # another container refreshes it
+        again = request.copy()
+
+        def refresh() -> None:
+            self._send_and_cache(again, actions, cached_response, **kwargs)
+            self.stats.add("refreshes")
+
+        self.after_response.submit(refresh)
+        return cached_response
 
     def _coordinated(
         self,
@@ -304,6 +340,8 @@ class CachedHttpSession(CachedSession, OriginSession):
             request,
             self.settings,
             heuristic=self.heuristic,
+            stale_while_revalidate=self.stale_while_revalidate,
+            stale_window=self.stale_window,
         )
         cached_response: CachedResponse | None = None
         if not actions.skip_read:
@@ -468,6 +506,8 @@ def build_session(config: CacheConfig) -> CachedHttpSession:
         heuristic=not config.standards_mode,
         coalesce=config.coalesce,
         leases=config.leases,
+        stale_while_revalidate=config.stale_while_revalidate,
+        stale_window=config.stale_window,
         expire_after=config.expire_after,
         urls_expire_after=config.urls_expire_after,
         cache_control=config.cache_control,

@@ -20,6 +20,8 @@ EVENTS = (
     "leases_won",  # refreshes this container won the right to make
     "leases_lost",  # refreshes another container held the lease for
     "leases_expired",  # leases taken over from a holder that never wrote
+    "stale_served",  # stale responses served while a refresh runs (stale-while-revalidate)
+    "refreshes",  # refreshes made after the response
 )
 
 

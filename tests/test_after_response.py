@@ -1,0 +1,188 @@
+"""stale-while-revalidate that completes in Lambda: the stale entry is served at once and the
+refresh runs after the handler has returned, before the cache's internal extension asks
+Lambda for the next event (exercised against a local stand-in for the Extensions API)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from lambda_http_cache import cached_http, decorator
+from lambda_http_cache.after_response import AfterResponse
+
+from scripts.local_servers import OriginServer, Route, SeenRequest
+from tests.helpers import cached_session
+
+
+class ExtensionsApi:
+    """Lambda's Extensions API as an internal extension sees it: register, then ``next``
+    calls that each block until the test sends an event. Counts the ``next`` calls, each of
+    which tells Lambda the extension is done with the previous invocation."""
+
+    def __init__(self) -> None:
+        self.events: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.registered: list[dict[str, Any]] = []
+        self.next_calls = 0
+        self.called = threading.Condition()
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                api.registered.append(
+                    {"name": self.headers["Lambda-Extension-Name"], **json.loads(body)}
+                )
+                self.send_response(200)
+                self.send_header("Lambda-Extension-Identifier", "ext-1")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def do_GET(self) -> None:
+                assert self.headers["Lambda-Extension-Identifier"] == "ext-1"
+                with api.called:
+                    api.next_calls += 1
+                    api.called.notify_all()
+                payload = json.dumps(api.events.get()).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def invoke(self, request_id: str) -> None:
+        deadline = int((time.time() + 60) * 1000)
+        self.events.put({"eventType": "INVOKE", "requestId": request_id, "deadlineMs": deadline})
+
+    def wait_for_next_call(self, count: int) -> bool:
+        with self.called:
+            return self.called.wait_for(lambda: self.next_calls >= count, 10)
+
+    def stop(self) -> None:
+        self.events.put({"eventType": "SHUTDOWN"})
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def extensions_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ExtensionsApi]:
+    api = ExtensionsApi()
+    monkeypatch.setenv("AWS_LAMBDA_RUNTIME_API", api.address)
+    monkeypatch.setattr(decorator, "_container_session", None)
+    yield api
+    api.stop()
+
+
+def counted(origin: OriginServer, path: str, cache_control: str, delay: float = 0.0) -> str:
+    answers = itertools.count(1)
+
+    def respond(seen: SeenRequest) -> Route:
+        time.sleep(delay)
+        body = json.dumps({"answer": next(answers)}).encode()
+        return Route(body, {"Content-Type": "application/json", "Cache-Control": cache_control})
+
+    return origin.respond(path, respond)
+
+
+def test_a_stale_entry_is_served_and_refreshed_after_the_response(
+    table_name: str, origin: OriginServer, extensions_api: ExtensionsApi
+) -> None:
+    url = counted(origin, "/swr", "max-age=1, stale-while-revalidate=60", delay=0.2)
+    seen: list[tuple[bool, int, int]] = []
+
+    @cached_http(metrics=False)
+    def handler(event: Any, context: Any, session: Any) -> None:
+        response = session.get(url)
+        seen.append((response.from_cache, response.json()["answer"], origin.hits["/swr"]))
+
+    assert extensions_api.registered == [{"name": "lambda-http-cache", "events": ["INVOKE"]}]
+    assert extensions_api.wait_for_next_call(1)  # init is over
+    for number, pause in enumerate((0.0, 1.1, 0.0), start=1):
+        time.sleep(pause)
+        request_id = f"request-{number}"
+        extensions_api.invoke(request_id)
+        handler({}, SimpleNamespace(aws_request_id=request_id))
+        # Lambda ends the invocation once the extension asks for the next event.
+        assert extensions_api.wait_for_next_call(number + 1)
+        if number == 2:
+            # the stale answer went out before the origin was called again...
+            assert seen[-1] == (True, 1, 1)
+            # ...and the refresh was done before the invocation ended
+            assert origin.hits["/swr"] == 2
+    assert seen[2] == (True, 2, 2)
+
+
+def test_outside_lambda_the_refresh_runs_on_a_thread(table_name: str, origin: OriginServer) -> None:
+    url = counted(origin, "/thread", "max-age=1, stale-while-revalidate=60")
+    session = cached_session(table_name, cache_control=True)
+    assert not session.after_response.deferred
+    session.get(url)
+    time.sleep(1.1)
+    stale = session.get(url)
+    assert stale.from_cache and stale.json() == {"answer": 1}
+    deadline = time.monotonic() + 5
+    while session.cache.stats["refreshes"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert session.cache.stats["refreshes"] == 1
+    assert session.get(url).json() == {"answer": 2}
+
+
+@pytest.mark.parametrize(
+    ("cache_control", "settings", "stale"),
+    [
+        ("max-age=1, stale-while-revalidate=60", {}, True),
+        ("max-age=1, stale-while-revalidate=60", {"stale_while_revalidate": False}, False),
+        ("max-age=1, stale-while-revalidate=60, must-revalidate", {}, False),
+        ("max-age=1", {}, False),
+        ("max-age=1", {"stale_window": 60}, True),  # the configured default window
+        ("max-age=1, stale-while-revalidate=0", {"stale_window": 60}, False),
+    ],
+)
+def test_when_a_stale_entry_may_be_served(
+    table_name: str, origin: OriginServer, cache_control: str, settings: Any, stale: bool
+) -> None:
+    url = counted(origin, "/when", cache_control)
+    session = cached_session(table_name, cache_control=True, **settings)
+    session.get(url)
+    time.sleep(1.1)
+    response = session.get(url)
+    assert (response.from_cache, response.json()["answer"] == 1) == (stale, stale)
+
+
+def test_only_the_lease_winner_refreshes(table_name: str, origin: OriginServer) -> None:
+    url = counted(origin, "/one-refresh", "max-age=1, stale-while-revalidate=60", delay=0.3)
+    cached_session(table_name, cache_control=True).get(url)
+    time.sleep(1.1)
+    containers = [cached_session(table_name, cache_control=True) for _ in range(3)]
+    assert all(c.get(url).from_cache for c in containers)
+    time.sleep(1.0)
+    assert origin.hits["/one-refresh"] == 2
+    assert sum(c.cache.stats["refreshes"] for c in containers) == 1
+    assert sum(c.cache.stats["leases_lost"] for c in containers) == 2
+
+
+def test_work_waits_for_its_own_invocation() -> None:
+    runner = AfterResponse()
+    runner.extension = object()  # type: ignore[assignment]  # as when registered
+    done: list[str] = []
+    runner.submit(lambda: done.append("refresh"))
+    assert runner.drain("request-1", timeout=0.05) == 1  # the handler never said it returned
+    runner.submit(lambda: done.append("again"))
+    runner.invocation_finished("request-2")
+    assert runner.drain("request-2", timeout=5) == 1
+    assert done == ["refresh", "again"]
