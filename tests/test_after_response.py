@@ -186,3 +186,36 @@ def test_work_waits_for_its_own_invocation() -> None:
     runner.invocation_finished("request-2")
     assert runner.drain("request-2", timeout=5) == 1
     assert done == ["refresh", "again"]
+
+
+def test_early_refresh_refreshes_a_fresh_entry_before_it_expires(
+    table_name: str, origin: OriginServer
+) -> None:
+    """With an enormous beta every hit refreshes early; with none, a fresh hit never does."""
+    url = counted(origin, "/early", "max-age=600")
+    never = cached_session(table_name, cache_control=True)
+    never.get(url)
+    assert never.get(url).from_cache and origin.hits["/early"] == 1
+    eager = cached_session(table_name, cache_control=True, early_refresh=1e12)
+    hit = eager.get(url)
+    assert hit.from_cache and hit.json() == {"answer": 1}  # served fresh, refresh after
+    deadline = time.monotonic() + 5
+    while eager.cache.stats["refreshes"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert origin.hits["/early"] == 2
+    assert cached_session(table_name, cache_control=True).get(url).json() == {"answer": 2}
+
+
+def test_the_early_refresh_rule() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from lambda_http_cache.coordination import refresh_early
+    from requests_cache.models.response import CachedResponse
+
+    soon = CachedResponse(expires=datetime.now(UTC) + timedelta(seconds=0.001))
+    soon.elapsed = timedelta(seconds=1)
+    later = CachedResponse(expires=datetime.now(UTC) + timedelta(days=1))
+    later.elapsed = timedelta(seconds=0.01)
+    assert sum(refresh_early(soon, 1.0) for _ in range(200)) > 150
+    assert sum(refresh_early(later, 1.0) for _ in range(200)) == 0
+    assert not refresh_early(soon, 0.0)

@@ -122,6 +122,7 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "leases": ("HTTP_CACHE_LEASES", _parse_bool),
     "stale_while_revalidate": ("HTTP_CACHE_STALE_WHILE_REVALIDATE", _parse_bool),
     "stale_window": ("HTTP_CACHE_STALE_WINDOW", _parse_int),
+    "early_refresh": ("HTTP_CACHE_EARLY_REFRESH", _parse_float),
     "store_private": ("HTTP_CACHE_STORE_PRIVATE", _parse_bool),
     "key_secret": ("HTTP_CACHE_KEY_SECRET", lambda _s, raw: raw),
     "breaker_threshold": ("HTTP_CACHE_BREAKER_THRESHOLD", _parse_int),
@@ -183,6 +184,8 @@ class CacheConfig:
     # responses that state none (0: off).
     stale_while_revalidate: bool = True
     stale_window: int = 0
+    # Probabilistic early refresh before expiry (its beta: 1 is the paper's optimum; 0 off).
+    early_refresh: float = 0.0
     store_private: bool = False
     key_secret: str | None = field(default=None, repr=False)
     # Bodies too large for an item even compressed go to this S3 bucket (off when None).
@@ -228,6 +231,8 @@ class CacheConfig:
                 raise ConfigError(f"{name} ({env})", "must be greater than 0")
         if self.metrics and not self.metrics_namespace:
             raise ConfigError("metrics_namespace (HTTP_CACHE_METRICS_NAMESPACE)", "is empty")
+        if self.early_refresh < 0:
+            raise ConfigError("early_refresh (HTTP_CACHE_EARLY_REFRESH)", "must be 0 or more")
         if self.stale_window < 0:
             raise ConfigError("stale_window (HTTP_CACHE_STALE_WINDOW)", "must be 0 or more")
         if self.memory_max_age < 0:

@@ -13,10 +13,12 @@ last time, which each entry records.
 
 from __future__ import annotations
 
+import math
+import random
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 # A lease lasts four times the origin's last answer, within these bounds (seconds).
@@ -48,6 +50,21 @@ def wait_plan(cached_response: Any) -> tuple[float, float]:
     wait = min(2 * seconds + WAIT_SLACK_SECONDS, lease_seconds(cached_response))
     poll = min(max(seconds / 4, POLL_MIN_SECONDS), POLL_MAX_SECONDS)
     return wait, poll
+
+
+def refresh_early(cached_response: Any, beta: float) -> bool:
+    """Whether to refresh a still fresh entry now (Vattani, Chierichetti and Lowenstein,
+    "Optimal Probabilistic Cache Stampede Prevention", VLDB 2015): true when
+    ``now - delta * beta * ln(random()) >= expiry``, ``delta`` being how long the origin took.
+    The chance grows as expiry nears and with the origin's latency; for one container it
+    is small, so across a fleet one refresh usually lands before the key expires."""
+    expires = getattr(cached_response, "expires", None)
+    if expires is None or beta <= 0:
+        return False
+    delta = origin_seconds(cached_response)
+    now = datetime.now(UTC)
+    early = -delta * beta * math.log(1.0 - random.random())  # 1 - random(): never log(0)
+    return bool(now + timedelta(seconds=early) >= expires)
 
 
 class Flights:

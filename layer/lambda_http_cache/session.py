@@ -28,7 +28,7 @@ from .after_response import AfterResponse
 from .backend import DynamoDbCache
 from .breaker import CircuitBreaker
 from .config import CacheConfig, ConfigError
-from .coordination import Flights, lease_seconds, wait_plan
+from .coordination import Flights, lease_seconds, refresh_early, wait_plan
 from .large_objects import LargeObjectStore
 from .observability import Tracing, log_decision
 from .policy import SharedCacheActions, initial_age, request_headers
@@ -79,8 +79,11 @@ class CachedHttpSession(CachedSession, OriginSession):
         leases: bool = True,
         stale_while_revalidate: bool = True,
         stale_window: int = 0,
+        early_refresh: float = 0.0,
         **kwargs: Any,
     ) -> None:
+        # Probabilistic early refresh (coordination.refresh_early): its beta, 0 is off.
+        self.early_refresh = early_refresh
         # stale-while-revalidate: the window the origin states, or stale_window (policy.py);
         # the refresh runs after the response (after_response.py).
         self.stale_while_revalidate = stale_while_revalidate
@@ -202,6 +205,8 @@ class CachedHttpSession(CachedSession, OriginSession):
             response = self._coordinated(request, actions, cached_response, **kwargs)
         else:
             response = cached_response
+            if self.early_refresh and refresh_early(response, self.early_refresh):
+                self._refresh_after_response(request, actions, response, **kwargs)
         if self.settings.filter_fn is not None and not self.settings.filter_fn(response):
             self.cache.delete(actions.cache_key)
             return response
@@ -217,6 +222,18 @@ class CachedHttpSession(CachedSession, OriginSession):
         """Serve the stale response at once; the lease winner (or, without leases, this
         container) refreshes it after the response."""
         self.stats.add("stale_served")
+        self._refresh_after_response(request, actions, cached_response, **kwargs)
+        return cached_response
+
+    def _refresh_after_response(
+        self,
+        request: PreparedRequest,
+        actions: Any,
+        cached_response: Any,
+        **kwargs: Any,
+    ) -> None:
+        """Refresh ``cached_response`` after the response, if this container wins its lease
+        (or has no leases)."""
         acquire = getattr(self.cache, "acquire_lease", None)
         if (
             self.leases
@@ -226,7 +243,7 @@ class CachedHttpSession(CachedSession, OriginSession):
             )
             is False
         ):
-            return cached_response  # another container refreshes it
+            return  # another container refreshes it
         again = request.copy()
 
         def refresh() -> None:
@@ -234,7 +251,6 @@ class CachedHttpSession(CachedSession, OriginSession):
             self.stats.add("refreshes")
 
         self.after_response.submit(refresh)
-        return cached_response
 
     def _coordinated(
         self,
@@ -508,6 +524,7 @@ def build_session(config: CacheConfig) -> CachedHttpSession:
         leases=config.leases,
         stale_while_revalidate=config.stale_while_revalidate,
         stale_window=config.stale_window,
+        early_refresh=config.early_refresh,
         expire_after=config.expire_after,
         urls_expire_after=config.urls_expire_after,
         cache_control=config.cache_control,
