@@ -96,19 +96,25 @@ def test_two_containers_on_an_expired_key_make_one_origin_call(
     assert sum(s["coalesced"] for s in stats) == 1
 
 
+def _dead_holders_lease(ddb: Any, table: str, session: Any, url: str, seconds: float) -> datetime:
+    """A lease on ``url``'s key, taken now for ``seconds`` by a container that then died;
+    when it runs out."""
+    key = session.cache.responses.table_key(
+        session.cache.create_key(requests.Request("GET", url).prepare())
+    )
+    now = datetime.now(UTC)
+    until = now + timedelta(seconds=seconds)
+    ddb.put_item(TableName=table, Item=encode_lease(key + LEASE_SUFFIX, "default", now, until))
+    return until
+
+
 def test_a_lease_whose_holder_died_blocks_nobody_beyond_it(
     table_name: str, origin: OriginServer, ddb: Any
 ) -> None:
     url = counted(origin, "/orphan")
     _expired(table_name, url)
     session = cached_session(table_name, expire_after=1, memory_cache_bytes=0)
-    key = session.cache.responses.table_key(
-        session.cache.create_key(requests.Request("GET", url).prepare())
-    )
-    now = datetime.now(UTC)
-    until = now + timedelta(seconds=1.5)
-    lease = encode_lease(key + LEASE_SUFFIX, "default", now, until)
-    ddb.put_item(TableName=table_name, Item=lease)
+    until = _dead_holders_lease(ddb, table_name, session, url, seconds=1.5)
     # The holder never writes: this container waits its bounded time, then calls the origin.
     assert answer(session.get(url)) == 2
     assert session.cache.stats["leases_lost"] == 1
@@ -148,12 +154,7 @@ def test_a_run_out_lease_never_followed_by_a_write_is_counted(
     url = counted(origin, "/taken-over")
     _expired(table_name, url)
     session = cached_session(table_name, expire_after=60)
-    key = session.cache.responses.table_key(
-        session.cache.create_key(requests.Request("GET", url).prepare())
-    )
-    now = datetime.now(UTC)
-    dead = encode_lease(key + LEASE_SUFFIX, "default", now, now + timedelta(seconds=0.3))
-    ddb.put_item(TableName=table_name, Item=dead)
+    _dead_holders_lease(ddb, table_name, session, url, seconds=0.3)
     time.sleep(0.4)
     assert answer(session.get(url)) == 2
     assert session.cache.stats["leases_won"] == 1
