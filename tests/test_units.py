@@ -149,3 +149,14 @@ def test_stats_keep_only_recent_latencies_between_drains() -> None:
     assert latencies["cache"] == [float(v) for v in range(1000 - LATENCY_SAMPLES, 1000)]
     assert counts["hits"] == 3
     assert stats.drain()[1] == {"cache": [], "origin": []}
+
+
+def test_a_region_given_only_in_aws_region_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore reads AWS_DEFAULT_REGION only; the library falls back to AWS_REGION."""
+    from lambda_http_cache.table import make_client
+
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_REGION", "eu-west-3")
+    assert make_client().meta.region_name == "eu-west-3"
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    assert make_client().meta.region_name == "us-west-2"

@@ -33,7 +33,7 @@ from .large_objects import LargeObjectStore
 from .observability import Tracing, log_decision
 from .policy import SharedCacheActions, initial_age, request_headers
 from .stats import CacheStats
-from .table import bounded_config, make_client
+from .table import bounded_config, make_client, region_fallback
 
 if TYPE_CHECKING:
     from requests.sessions import _Settings
@@ -489,6 +489,7 @@ def build_session(config: CacheConfig) -> CachedHttpSession:
         if config.large_object_bucket:
             s3 = boto3.client(
                 "s3",
+                region_name=region_fallback().get("region_name"),
                 config=bounded_config(
                     config.connect_timeout, config.read_timeout, config.max_attempts
                 ),

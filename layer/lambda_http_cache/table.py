@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,8 @@ def make_client(
     config = config or bounded_config()
     session_kwargs = {k: v for k, v in kwargs.items() if k in SESSION_KWARGS}
     client_kwargs = {k: v for k, v in kwargs.items() if k in CLIENT_KWARGS - {"region_name"}}
+    if "region_name" not in session_kwargs:
+        client_kwargs.update(region_fallback())
     if session_kwargs:
         return boto3.Session(**session_kwargs).client("dynamodb", config=config, **client_kwargs)
     return boto3.client("dynamodb", config=config, **client_kwargs)
@@ -232,6 +235,16 @@ class CacheTable:
                 # Already enabled, or a server without the TTL API: expiry is still enforced
                 # by the library on every read.
                 logger.info("TTL not enabled on %s: %s", self.table_name, error)
+
+
+def region_fallback() -> dict[str, str]:
+    """``region_name`` from ``AWS_REGION`` when ``AWS_DEFAULT_REGION`` is not set: botocore
+    reads only the latter, Lambda sets both, and outside Lambda either is a user's way to say
+    the region."""
+    region = os.environ.get("AWS_REGION")
+    if region and not os.environ.get("AWS_DEFAULT_REGION"):
+        return {"region_name": region}
+    return {}
 
 
 def error_code(error: ClientError) -> str:
