@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Duration, Names, RemovalPolicy
+from aws_cdk import Annotations, Duration, Names, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -350,6 +350,9 @@ class PublishedLayer:
     architectures: tuple[str, ...]
     python_versions: tuple[str, ...]
     parameter: ssm.StringParameter | None
+    # The Python versions the layer carries bytecode for: on any other, every cold start
+    # compiles the layer again (it is mounted read-only).
+    bytecode: tuple[str, ...] = ()
 
     def serves(self, function: lambda_.Function) -> bool:
         return function.architecture.name in self.architectures and function.runtime.name in {
@@ -510,7 +513,18 @@ class HttpCache(Construct):
                     f"python{', python'.join(python_versions)}"
                 ),
             )
-        return PublishedLayer(layer, architectures, python_versions, parameter)
+        return PublishedLayer(
+            layer, architectures, python_versions, parameter, tuple(entry.get("bytecode", ()))
+        )
+
+    @property
+    def bytecode_runtime(self) -> lambda_.Runtime:
+        """The newest Python runtime the layer carries bytecode for (the one to deploy on)."""
+        versions = {v for published in self.layers for v in published.bytecode}
+        if not versions:
+            raise ValueError("the layer carries no bytecode: run `make layer FORCE=1`")
+        newest = max(versions, key=lambda v: tuple(int(p) for p in v.split(".")))
+        return _runtime(newest)
 
     def layer_for(self, function: lambda_.Function) -> lambda_.LayerVersion:
         """The layer version serving ``function``'s architecture and runtime."""
@@ -550,6 +564,16 @@ class HttpCache(Construct):
             bucket_prefix=self.large_object_prefix,
         )
         function.add_layers(layer)
+        published = next(p for p in self.layers if p.layer is layer)
+        if function.runtime.name not in {f"python{v}" for v in published.bytecode}:
+            version = function.runtime.name.removeprefix("python")
+            Annotations.of(function).add_warning_v2(
+                "lambda-http-cache:no-bytecode",
+                f"the lambda_http_cache layer has no bytecode for {function.runtime.name}: "
+                "every cold start compiles it again (about twice the import time). Build it "
+                f"with that interpreter: LAYER_PYTHON_{version.replace('.', '_')}="
+                f"/path/to/python{version} make layer FORCE=1",
+            )
         return layer
 
     # The key secret -----------------------------------------------------------------------

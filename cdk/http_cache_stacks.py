@@ -39,7 +39,6 @@ from http_cache_construct import (
     key_secret_parameter_name,
 )
 
-RUNTIME = lambda_.Runtime.PYTHON_3_14
 CATALOG_CODE = PROJECT_ROOT / "functions" / "catalog"
 CATALOG_API_URL = "https://catalog.example.com"
 # The cache namespace the x86_64 and arm64 catalog functions share: same code, same entries.
@@ -61,6 +60,7 @@ def catalog_function(
     scope: Construct,
     construct_id: str,
     architecture: lambda_.Architecture,
+    runtime: lambda_.Runtime,
     **options: Any,
 ) -> lambda_.Function:
     """The example function ``functions/catalog`` (handler ``handler.handler``)."""
@@ -73,7 +73,7 @@ def catalog_function(
     function = lambda_.Function(
         scope,
         construct_id,
-        runtime=RUNTIME,
+        runtime=runtime,
         architecture=architecture,
         handler="handler.handler",
         code=lambda_.Code.from_asset(str(CATALOG_CODE), exclude=["__pycache__", "*.pyc"]),
@@ -84,6 +84,20 @@ def catalog_function(
         description=f"lambda-http-cache example: catalog prices ({architecture.name})",
         **options,
     )
+    if runtime != lambda_.Runtime.PYTHON_3_14:
+        NagSuppressions.add_resource_suppressions(
+            function,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-L1",
+                    reason=(
+                        "deployed on the newest Python runtime the layer carries bytecode for: "
+                        "on a runtime without it every cold start compiles the layer again "
+                        "(LAYER_PYTHON_3_14=... make layer FORCE=1 adds 3.14)"
+                    ),
+                )
+            ],
+        )
     if function.role is not None:
         NagSuppressions.add_resource_suppressions(
             function.role,
@@ -128,12 +142,20 @@ class HttpCacheStack(Stack):
             large_object_bucket=large_object_bucket,
         )
 
-        self.x86_64 = catalog_function(self, "CatalogX86", lambda_.Architecture.X86_64)
-        self.arm64 = catalog_function(self, "CatalogArm64", lambda_.Architecture.ARM_64)
+        # The newest runtime the layer carries bytecode for: on another, every cold start
+        # would compile the layer again.
+        self.runtime = self.cache.bytecode_runtime
+        self.x86_64 = catalog_function(
+            self, "CatalogX86", lambda_.Architecture.X86_64, self.runtime
+        )
+        self.arm64 = catalog_function(
+            self, "CatalogArm64", lambda_.Architecture.ARM_64, self.runtime
+        )
         self.snap_start = catalog_function(
             self,
             "CatalogSnapStart",
             lambda_.Architecture.X86_64,
+            self.runtime,
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS,
         )
         Annotations.of(self.snap_start).acknowledge_warning(
@@ -206,6 +228,7 @@ class HttpCacheConsumerStack(Stack):
         table_name: str = DEFAULT_TABLE_NAME,
         layer_arn_parameter: str = f"{DEFAULT_PARAMETER_PREFIX}/layer-arn",
         key_secret_arn_parameter: str = key_secret_parameter_name(DEFAULT_PARAMETER_PREFIX),
+        runtime: lambda_.Runtime = lambda_.Runtime.PYTHON_3_13,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -226,7 +249,7 @@ class HttpCacheConsumerStack(Stack):
             self, "HttpCacheKeySecret", key_secret_arn
         )
 
-        self.function = catalog_function(self, "CatalogByArn", lambda_.Architecture.X86_64)
+        self.function = catalog_function(self, "CatalogByArn", lambda_.Architecture.X86_64, runtime)
         self.function.add_layers(layer)
         # Its own namespace (the default); namespace="catalog" would share the first stack's
         # catalog entries.
@@ -264,6 +287,7 @@ def build_app(
     consumer = HttpCacheConsumerStack(
         app,
         CONSUMER_STACK,
+        runtime=main.runtime,
         description="lambda-http-cache: example function attaching the layer by ARN",
     )
     # The parameters the consumer reads are written by the main stack.

@@ -114,10 +114,12 @@ def options_synthesis(factory: pytest.TempPathFactory) -> Synthesis:
             monitoring=False,
             large_object_bucket=True,
         )
-        x86 = lambda_.Architecture.X86_64
-        cache.attach(stacks.catalog_function(stack, "Attached", x86))
-        cache.attach(stacks.catalog_function(stack, "OptedOut", x86), metrics_service=False)
-        by_name = stacks.catalog_function(stack, "ByName", x86)
+        x86, runtime = lambda_.Architecture.X86_64, cache.bytecode_runtime
+        cache.attach(stacks.catalog_function(stack, "Attached", x86, runtime))
+        cache.attach(
+            stacks.catalog_function(stack, "OptedOut", x86, runtime), metrics_service=False
+        )
+        by_name = stacks.catalog_function(stack, "ByName", x86, runtime)
         by_name.add_layers(cache.layers[0].layer)
         construct.grant_cache_access(
             by_name,

@@ -602,7 +602,8 @@ def test_functions_get_the_table_name_the_metrics_service_and_the_api_url(
             construct.SERVICE_ENV: "http_cache",
         }
         assert properties["Handler"] == "handler.handler"
-        assert properties["Runtime"] == "python3.14" == stacks.RUNTIME.name
+        # the newest runtime the layer carries bytecode for (3.11 to 3.13 here)
+        assert properties["Runtime"] == "python3.13"
 
 
 def test_each_function_has_the_layer_for_its_architecture(main: dict[str, Any]) -> None:
@@ -861,10 +862,11 @@ def test_cdk_nag_aws_solutions_finds_nothing_unsuppressed(
 
 def test_every_nag_suppression_carries_a_reason(synth: Synthesis, options_synth: Synthesis) -> None:
     project = nag_suppressions(synth)
-    # One per function role: the basic execution policy (logs only); the key secret's
-    # rotation.
+    # One per function role: the basic execution policy (logs only); one per function: the
+    # runtime (the newest the layer has bytecode for); the key secret's rotation.
     assert sorted((kind, rule["id"]) for kind, rule in project) == sorted(
         [("AWS::IAM::Role", "AwsSolutions-IAM4")] * 4
+        + [("AWS::Lambda::Function", "AwsSolutions-L1")] * 4
         + [("AWS::SecretsManager::Secret", "AwsSolutions-SMG4")]
     )
     options = nag_suppressions(options_synth)
@@ -872,6 +874,7 @@ def test_every_nag_suppression_carries_a_reason(synth: Synthesis, options_synth:
     # each function granted the bucket (role and its default policy), the object-key wildcard.
     assert sorted((kind, rule["id"]) for kind, rule in options) == sorted(
         [("AWS::IAM::Role", "AwsSolutions-IAM4")] * 3
+        + [("AWS::Lambda::Function", "AwsSolutions-L1")] * 3
         + [("AWS::SecretsManager::Secret", "AwsSolutions-SMG4")]
         + [("AWS::S3::Bucket", "AwsSolutions-S1")]
         + [("AWS::IAM::Role", "AwsSolutions-IAM5"), ("AWS::IAM::Policy", "AwsSolutions-IAM5")] * 3
@@ -879,8 +882,8 @@ def test_every_nag_suppression_carries_a_reason(synth: Synthesis, options_synth:
     for kind, rule in project + options:
         assert rule["id"].startswith("AwsSolutions-")
         assert len(rule.get("reason", "").split()) >= 5, rule
-        # Access logging and rotation are one finding each, not a list.
-        if kind not in ("AWS::S3::Bucket", "AWS::SecretsManager::Secret"):
+        # Access logging, rotation and the runtime are one finding each, not a list.
+        if kind not in ("AWS::S3::Bucket", "AWS::SecretsManager::Secret", "AWS::Lambda::Function"):
             assert rule.get("applies_to"), f"{rule['id']} suppressed for every finding"
     (secret_rule,) = [r for _, r in project if r["id"] == "AwsSolutions-SMG4"]
     assert "miss" in secret_rule["reason"] and "deploy" in secret_rule["reason"]
@@ -1339,3 +1342,33 @@ def test_deploy_uses_a_pinned_cdk_command_line() -> None:
     assert version and re.fullmatch(r"\d+\.\d+\.\d+", version.group(1))
     assert "npx --yes aws-cdk@$(CDK_CLI_VERSION) deploy" in makefile
     assert Path(ROOT / "cdk" / "app.py").exists()
+
+
+def test_attach_warns_when_the_layer_has_no_bytecode_for_the_runtime(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    stack = Stack(App(), "BytecodeCheck")
+    cache = construct.HttpCache(
+        stack,
+        "Cache",
+        layer_dir=layer_dir(tmp_path_factory),
+        build_layer=False,
+        parameter_prefix=None,
+        monitoring=False,
+    )
+    assert cache.bytecode_runtime.name == "python3.13"
+    for name, runtime in (
+        ("Old", lambda_.Runtime.PYTHON_3_13),
+        ("New", lambda_.Runtime.PYTHON_3_14),
+    ):
+        function = lambda_.Function(
+            stack,
+            name,
+            runtime=runtime,
+            handler="handler.handler",
+            code=lambda_.Code.from_inline("def handler(event, context): pass"),
+        )
+        cache.attach(function)
+    warnings = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("bytecode"))
+    assert [w.id for w in warnings] == ["/BytecodeCheck/New"]
+    assert "LAYER_PYTHON_3_14=/path/to/python3.14 make layer FORCE=1" in str(warnings[0].entry.data)
