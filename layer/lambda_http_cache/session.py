@@ -327,8 +327,14 @@ class CachedHttpSession(CachedSession, OriginSession):
         self, request: PreparedRequest, cached_response: CachedResponse | None, **kwargs: Any
     ) -> Any:
         """What the cache serves for ``request`` now that another's origin call has landed,
-        if it is a newer response that needs no origin call; else None."""
-        actions, served = self._plan(request, **kwargs)
+        if it is a newer response that needs no origin call; else None (also if the cache
+        fails: the caller then goes to the origin)."""
+        try:
+            actions, served = self._plan(request, **kwargs)
+        except Exception as error:
+            self.stats.add("errors")
+            logger.warning("Cache lookup failed, request sent uncached: %r", error)
+            return None
         if served is None or actions.send_request or actions.resend_request:
             return None
         if not _newer(served, cached_response):
