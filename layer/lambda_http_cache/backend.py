@@ -438,6 +438,21 @@ class RedirectStorage(_NamespacedStorage, BaseStorage[str, str]):
         BaseStorage.__init__(self, serializer=None)
         self.guard = guard
 
+    def _scan_keys(self) -> Iterator[str]:
+        """The keys of the namespace's aliases that lookups would follow: not expired, not
+        into another credential partition (iteration agrees with ``__getitem__``)."""
+        now = datetime.now(UTC)
+        projection = ("key", "kind", "v", "target", "hop", "expires")
+        for item in self.table.scan(prefix=self.prefix, projection=projection):
+            if attribute(item, "kind") != KIND_REDIRECT:
+                continue
+            try:
+                if decode_alias(item).is_expired(now):
+                    continue
+            except ItemError:
+                continue
+            yield str(attribute(item, "key"))[len(self.prefix) :]
+
     def __getitem__(self, key: str) -> str:
         item = self.table.get(self.table_key(key))
         if item is None or attribute(item, "kind") != KIND_REDIRECT:
