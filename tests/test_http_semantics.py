@@ -71,7 +71,9 @@ def test_s_maxage_wins_over_max_age(
         ({"Cache-Control": "max-age=60", "Age": "100"}, False),
         ({"Cache-Control": "max-age=60", "Age": "30"}, True),
         ({"Cache-Control": "max-age=60", "Age": "100, 1"}, False),  # the first member counts
-        ({"Cache-Control": "max-age=60", "Age": "abc"}, True),  # invalid: ignored
+        ({"Cache-Control": "max-age=60", "Age": "abc"}, False),  # no number: stale
+        ({"Cache-Control": "max-age=60", "Age": "-5"}, False),
+        ({"Cache-Control": "max-age=60", "Age": "1.5"}, False),
         # numbers: HTTP dates that many seconds from when the test runs
         ({"Cache-Control": "max-age=60", "Date": -100}, False),
         ({"Expires": 60, "Date": -100}, True),  # Expires - Date = 160 s
@@ -287,3 +289,94 @@ def test_a_cached_redirect_keeps_its_next_request(table_name: str, origin: Origi
     assert hit.from_cache and hit.status_code == 301
     assert first.next is not None and hit.next is not None
     assert (hit.next.method, hit.next.url) == (first.next.method, first.next.url)
+
+
+# Standards mode, conditional requests, 304 updates, hop-by-hop fields --------------------------
+
+
+def test_standards_mode_stores_any_understood_status_with_explicit_freshness(
+    table_name: str, origin: OriginServer
+) -> None:
+    session = build_session(
+        CacheConfig.from_environment(
+            {"HTTP_CACHE_TABLE": table_name, "HTTP_CACHE_STANDARDS_MODE": "true"},
+            namespace="strict",
+            metrics=False,
+        )
+    )
+    for status in (301, 404, 410, 500):
+        url = origin.respond(f"/status/{status}", counted({"Cache-Control": "max-age=600"}, status))
+        assert answers(session, url) == [1, 1]
+    unknown = origin.respond(
+        "/status/599", counted({"Cache-Control": "max-age=600, must-understand"}, 599)
+    )
+    assert answers(session, unknown) == [1, 2]
+    defaults = build_session(
+        CacheConfig.from_environment({"HTTP_CACHE_TABLE": table_name}, metrics=False)
+    )
+    url = origin.respond("/status/default-404", counted({"Cache-Control": "max-age=600"}, 404))
+    assert answers(defaults, url) == [1, 2]  # by default, only 200 is stored
+
+
+@pytest.mark.parametrize(
+    ("request_headers", "status"),
+    [
+        ({"If-None-Match": '"v1"'}, 304),
+        ({"If-None-Match": 'W/"v1"'}, 304),  # weak comparison
+        ({"If-None-Match": "v1"}, 304),  # unquoted
+        ({"If-None-Match": '"v0", "v1"'}, 304),
+        ({"If-None-Match": "*"}, 304),
+        ({"If-None-Match": '"v2"'}, 200),
+        ({"If-Modified-Since": http_date(0)}, 304),
+        ({"If-Modified-Since": http_date(-7200)}, 200),
+        ({"If-None-Match": '"v2"', "If-Modified-Since": http_date(0)}, 200),  # INM wins
+    ],
+)
+def test_a_conditional_request_is_answered_from_a_fresh_stored_response(
+    table_name: str, origin: OriginServer, request_headers: dict[str, str], status: int
+) -> None:
+    stored = {"Cache-Control": "max-age=600", "ETag": '"v1"', "Last-Modified": http_date(-3600)}
+    url = origin.respond("/conditional", counted(stored))
+    session = container(table_name)
+    session.get(url)
+    answer = session.get(url, headers=request_headers)
+    assert (answer.status_code, answer.from_cache) == (status, True)
+    assert origin.hits["/conditional"] == 1
+    if status == 304:
+        assert answer.content == b"" and answer.headers["ETag"] == '"v1"'
+
+
+def test_a_304_updates_the_stored_headers_but_not_the_representations_own(
+    table_name: str, origin: OriginServer
+) -> None:
+    stale = {"Cache-Control": "max-age=1", "Age": "5", "ETag": '"v1"', "X-Version": "1"}
+    url = origin.respond("/revalidated", counted({**stale, "Content-Encoding": "identity"}))
+    session = container(table_name)
+    session.get(url)
+    origin.route(
+        "/revalidated",
+        b"",
+        {
+            "Cache-Control": "max-age=600",
+            "ETag": '"v2"',
+            "Content-Encoding": "br",
+            "X-Version": "2",
+            "Connection": "X-Hop",
+            "X-Hop": "1",
+        },
+        status=304,
+    )
+    again = session.get(url)
+    assert (again.status_code, again.json()) == (200, {"answer": 1})
+    hit = container(table_name).get(url)
+    assert hit.from_cache and hit.headers["X-Version"] == "2"
+    assert (hit.headers["ETag"], hit.headers["Content-Encoding"]) == ('"v1"', "identity")
+    assert "X-Hop" not in hit.headers
+
+
+def test_hop_by_hop_fields_are_not_stored(table_name: str, origin: OriginServer) -> None:
+    headers = {"Cache-Control": "max-age=600", "Connection": "X-Private", "X-Private": "1"}
+    url = origin.route("/hop-by-hop", "{}", {"Content-Type": "application/json", **headers})
+    container(table_name).get(url)
+    hit = container(table_name).get(url)
+    assert hit.from_cache and "X-Private" not in hit.headers and "Connection" not in hit.headers

@@ -526,7 +526,7 @@ def test_the_key_secret_is_a_configured_random_value(
         ({"Cache-Control": "max-age=60, max-age=-5"}, True),  # the first one counts
         ({"Cache-Control": 'max-age="60"'}, True),
         ({"Cache-Control": "max-age=60, stale-if-error=99999999999999"}, True),
-        ({"Cache-Control": "max-age=60", "Age": "-5"}, True),
+        ({"Cache-Control": "max-age=60", "Age": "-5"}, False),  # no delta-seconds: stale
         ({"Cache-Control": "max-age=60", "Expires": "garbage"}, True),
         ({"Cache-Control": ",,=,max-age=60,,"}, True),
     ],

@@ -159,7 +159,8 @@ class CacheConfig:
     urls_expire_after: dict[str, Any] | None = None
     cache_control: bool = True
     allowable_methods: tuple[str, ...] = ("GET", "HEAD")
-    allowable_codes: tuple[int, ...] = (200,)
+    # None: 200, or in standards mode every final status the cache understands (policy.py).
+    allowable_codes: tuple[int, ...] | None = None
     stale_if_error: bool | int = False
     match_headers: bool | tuple[str, ...] = False
     ignored_parameters: tuple[str, ...] = tuple(DEFAULT_IGNORED_PARAMS)
@@ -247,7 +248,7 @@ class CacheConfig:
             raise ConfigError("max_attempts (HTTP_CACHE_MAX_ATTEMPTS)", "must be at least 1")
         if not self.allowable_methods:
             raise ConfigError("allowable_methods (HTTP_CACHE_ALLOWABLE_METHODS)", "is empty")
-        if not self.allowable_codes:
+        if self.allowable_codes is not None and not self.allowable_codes:
             raise ConfigError("allowable_codes (HTTP_CACHE_ALLOWABLE_CODES)", "is empty")
 
     @classmethod

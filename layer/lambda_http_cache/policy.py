@@ -22,10 +22,12 @@ import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
+from http import HTTPStatus
 from math import ceil
 from typing import Any
 
 from requests.structures import CaseInsensitiveDict
+from requests_cache.models.response import CachedResponse
 from requests_cache.policy.actions import CacheActions
 from requests_cache.policy.directives import CacheDirectives
 from requests_cache.policy.expiration import (
@@ -79,6 +81,32 @@ def http_date(raw: Any) -> datetime | None:
     return parsed
 
 
+# The status codes this cache understands (RFC 9110's, but 206: partial content is not
+# combined) and so may store in standards mode; 304 only ever updates a stored response.
+UNDERSTOOD_STATUSES = tuple(
+    sorted(int(status) for status in HTTPStatus if 200 <= status < 600 and status not in (206, 304))
+)
+DEFAULT_STATUSES = (200,)
+# RFC 9111, 3.2: header fields a 304 does not update in the stored response, and RFC 9110,
+# 7.6.1: hop-by-hop fields, never stored.
+NOT_UPDATED_BY_304 = frozenset(
+    {"content-encoding", "content-length", "content-md5", "content-range", "etag"}
+)
+HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "proxy-connection", "te", "transfer-encoding", "upgrade"}
+)
+# RFC 9110, 15.4.5: what a 304 carries of the stored response.
+NOT_MODIFIED_HEADERS = (
+    "Cache-Control",
+    "Content-Location",
+    "Date",
+    "ETag",
+    "Expires",
+    "Vary",
+    "Last-Modified",
+    "Age",
+)
+
 # RFC 9110, 15.1: status codes whose responses are heuristically cacheable.
 HEURISTIC_STATUSES = frozenset({200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501})
 # Response directives after which a shared cache never serves the response stale.
@@ -89,8 +117,14 @@ def initial_age(headers: Mapping[str, Any], response_time: datetime, elapsed: An
     """How old a response already was when received: RFC 9111, 4.2.3's corrected initial age
     (the larger of the age the origin's ``Date`` implies and ``Age`` plus the time the
     request took). An invalid ``Age`` is ignored (5.1)."""
-    raw_age = str(headers.get("Age") or "").split(",")[0]
-    age_value = delta_seconds(raw_age) or 0
+    raw_age = headers.get("Age")
+    if raw_age is None:
+        age_value = 0
+    else:
+        # The first member of a list (5.1); a value that is no delta-seconds at all makes the
+        # response stale rather than fresh, as the public conformance suite expects.
+        parsed = delta_seconds(str(raw_age).split(",")[0])
+        age_value = MAX_DELTA_SECONDS if parsed is None else parsed
     delay = elapsed.total_seconds() if isinstance(elapsed, timedelta) else 0.0
     date = http_date(headers.get("Date")) if headers.get("Date") else None
     apparent_age = max(0.0, (response_time - date).total_seconds()) if date else 0.0
@@ -136,6 +170,54 @@ def response_expire_after(
     if status not in HEURISTIC_STATUSES and "public" not in cache_control(headers):
         return EXPIRE_IMMEDIATELY
     return default
+
+
+def hop_by_hop(headers: Mapping[str, Any]) -> frozenset[str]:
+    """The lower-case names of a message's hop-by-hop fields: the standard ones and those its
+    ``Connection`` lists (RFC 9110, 7.6.1); a cache stores none of them."""
+    listed = {part.strip().lower() for part in str(headers.get("Connection") or "").split(",")}
+    return HOP_BY_HOP | frozenset(name for name in listed if name)
+
+
+def _opaque_tag(tag: str) -> str:
+    tag = tag.strip()
+    return tag[2:] if tag.startswith("W/") else tag
+
+
+def conditional_answer(request_headers: Mapping[str, Any], cached_response: Any) -> Any:
+    """A 304 for a request's own ``If-None-Match`` (weak comparison, quotes optional) or, without
+    it, ``If-Modified-Since``, when the stored response it is served satisfies it (RFC 9110,
+    13.1); else None."""
+    if cached_response.status_code != 200:
+        return None
+    stored = cached_response.headers
+    if_none_match = request_headers.get("If-None-Match")
+    if if_none_match:
+        etag = stored.get("ETag")
+        if etag is None:
+            return None
+        wanted = {_opaque_tag(t).strip('"') for t in str(if_none_match).split(",")}
+        if "*" not in wanted and _opaque_tag(str(etag)).strip('"') not in wanted:
+            return None
+    else:
+        since = http_date(request_headers.get("If-Modified-Since") or "")
+        modified = http_date(stored.get("Last-Modified") or stored.get("Date") or "")
+        if since is None or modified is None or modified > since:
+            return None
+    answer = CachedResponse(
+        status_code=304,
+        reason="Not Modified",
+        content=b"",
+        headers=CaseInsensitiveDict(
+            {name: stored[name] for name in NOT_MODIFIED_HEADERS if name in stored}
+        ),
+        request=cached_response.request,
+        url=cached_response.url,
+        created_at=cached_response.created_at,
+        expires=cached_response.expires,
+    )
+    answer.cache_key = getattr(cached_response, "cache_key", "")
+    return answer
 
 
 def never_stale(headers: Mapping[str, Any]) -> bool:
@@ -241,6 +323,26 @@ class SharedCacheActions(CacheActions):
             heuristic=self.heuristic,
         )
         self.skip_write = self.skip_write or directives.no_store
+
+    def update_revalidated_response(self, response: Any, cached_response: Any) -> Any:
+        """As requests-cache does, except for the fields a 304 must not update (RFC 9111,
+        3.2) and hop-by-hop ones."""
+        kept = {
+            name: cached_response.headers[name]
+            for name in list(cached_response.headers)
+            if name.lower() in NOT_UPDATED_BY_304
+        }
+        skipped = NOT_UPDATED_BY_304 | hop_by_hop(response.headers)
+        updated = CaseInsensitiveDict(
+            {k: v for k, v in response.headers.items() if k.lower() not in skipped}
+        )
+        original, response.headers = response.headers, updated
+        try:
+            result = super().update_revalidated_response(response, cached_response)
+        finally:
+            response.headers = original
+        result.headers.update(kept)
+        return result
 
     def _update_validation_headers(self, cached_response: Any) -> None:
         """Revalidate a stored response when it is stale, when asked to, or when it says

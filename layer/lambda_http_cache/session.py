@@ -31,7 +31,14 @@ from .config import CacheConfig, ConfigError
 from .coordination import Flights, lease_seconds, refresh_early, wait_plan
 from .large_objects import LargeObjectStore
 from .observability import Tracing, log_decision
-from .policy import SharedCacheActions, initial_age, request_headers
+from .policy import (
+    DEFAULT_STATUSES,
+    UNDERSTOOD_STATUSES,
+    SharedCacheActions,
+    conditional_answer,
+    initial_age,
+    request_headers,
+)
 from .stats import CacheStats
 from .table import bounded_config, make_client, region_fallback
 
@@ -189,6 +196,12 @@ class CachedHttpSession(CachedSession, OriginSession):
 
     def _cached_send(self, request: PreparedRequest, **kwargs: Any) -> Any:
         """requests-cache's ``CacheMixin.send``, with this project's policy and guards."""
+        # The caller's own conditions (revalidation adds the cache's to the same headers).
+        conditions = {
+            name: request.headers[name]
+            for name in ("If-None-Match", "If-Modified-Since")
+            if name in request.headers
+        }
         try:
             actions, cached_response = self._plan(request, **kwargs)
         except Exception as error:
@@ -210,6 +223,9 @@ class CachedHttpSession(CachedSession, OriginSession):
         if self.settings.filter_fn is not None and not self.settings.filter_fn(response):
             self.cache.delete(actions.cache_key)
             return response
+        if conditions and response is cached_response and cached_response is not None:
+            # The caller's own conditional request, answered from a fresh stored response.
+            response = conditional_answer(conditions, cached_response) or response
         return dispatch_hook("response", request.hooks, response, **kwargs)  # type: ignore[no-untyped-call]
 
     def _serve_stale(
@@ -536,7 +552,8 @@ def build_session(config: CacheConfig) -> CachedHttpSession:
         urls_expire_after=config.urls_expire_after,
         cache_control=config.cache_control,
         allowable_methods=config.allowable_methods,
-        allowable_codes=config.allowable_codes,
+        allowable_codes=config.allowable_codes
+        or (UNDERSTOOD_STATUSES if config.standards_mode else DEFAULT_STATUSES),
         stale_if_error=config.stale_if_error,
         match_headers=config.match_headers,
         ignored_parameters=config.ignored_parameters,

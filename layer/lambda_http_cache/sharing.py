@@ -26,7 +26,7 @@ from requests.structures import CaseInsensitiveDict
 from requests_cache.models.response import CachedResponse
 
 from .item import FINGERPRINT_HEX, Entry, Headers, Hop, key_fingerprint
-from .policy import initial_age
+from .policy import UNDERSTOOD_STATUSES, hop_by_hop, initial_age
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,14 @@ CREDENTIAL_STEMS = (
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 # Response headers whose names match the rule but that are standard and carry no secret: CORS
 # headers (Access-Control-Allow-Credentials) and authentication challenges.
-_PUBLIC_RESPONSE_HEADERS = frozenset({"www-authenticate", "proxy-authenticate"})
+_PUBLIC_RESPONSE_HEADERS = frozenset(
+    {
+        "www-authenticate",
+        "proxy-authenticate",
+        "public-key-pins",
+        "public-key-pins-report-only",
+    }
+)
 _PUBLIC_RESPONSE_PREFIXES = ("access-control-",)
 # Response headers whose values are URLs, which may carry credentials in their query.
 _URL_HEADERS = frozenset({"location", "content-location"})
@@ -243,15 +250,18 @@ class SharingPolicy:
             return "private"
         if "*" in vary_names(response.headers):
             return "Vary: *"  # never matches a later request (RFC 9111, 4.1)
+        if "must-understand" in directives and response.status_code not in UNDERSTOOD_STATUSES:
+            return "must-understand"  # a status this cache does not understand (RFC 9111, 3)
         return None
 
     def stored_headers(self, headers: Mapping[str, Any]) -> Headers:
         """Response headers as they may rest in the table: no credential-named header (cookies
         included), and no credential in a URL-valued header."""
         kept = []
+        unstored = _UNSTORED_RESPONSE_HEADERS | hop_by_hop(headers)
         for name, value in headers.items():
             lower = str(name).lower()
-            if lower in _UNSTORED_RESPONSE_HEADERS:
+            if lower in unstored:
                 continue
             if self.is_credential(lower) and not (
                 lower in _PUBLIC_RESPONSE_HEADERS or lower.startswith(_PUBLIC_RESPONSE_PREFIXES)
