@@ -6,7 +6,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 # jsii (under aws-cdk-lib) prints an end-of-life banner on Node 20: silenced for every recipe.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: demo test lint bench layer synth deploy admin clean
+.PHONY: demo test lint bench conformance layer synth deploy admin clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,24 @@ $(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
 
 bench: $(VENV)/.bench-installed
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# HTTP caching conformance: the public cache-tests suite (npm http-cache-tests, pinned) against
+# this project's session, requests-cache and hishel, side by side. The suite is installed into
+# bench/.conformance/ (ignored by git); the results go to bench/results/conformance.md and .json.
+# About two minutes; not part of `make test`.
+CONFORMANCE_SUITE_VERSION := 0.4.5
+CONFORMANCE_DIR := bench/.conformance
+$(VENV)/.conformance-installed: pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[conformance]'
+	touch $@ $(VENV)/.demo-installed
+
+$(CONFORMANCE_DIR)/.suite-$(CONFORMANCE_SUITE_VERSION):
+	npm install --prefix $(CONFORMANCE_DIR) --no-save --no-audit --no-fund --loglevel=error \
+		http-cache-tests@$(CONFORMANCE_SUITE_VERSION)
+	touch $@
+
+conformance: $(VENV)/.conformance-installed $(CONFORMANCE_DIR)/.suite-$(CONFORMANCE_SUITE_VERSION)
+	$(BIN)/python -m bench.conformance
 
 # pytest exits 5 when a selection (PYTEST_ARGS) matches no test: that is not a failure here.
 test: $(VENV)/.dev-installed
