@@ -70,7 +70,8 @@ def test_s_maxage_wins_over_max_age(
     [
         ({"Cache-Control": "max-age=60", "Age": "100"}, False),
         ({"Cache-Control": "max-age=60", "Age": "30"}, True),
-        ({"Cache-Control": "max-age=60", "Age": "100, 1"}, False),  # the first member counts
+        ({"Cache-Control": "max-age=60", "Age": "100, 1"}, False),  # a list: stale
+        ({"Cache-Control": "max-age=60", "Age": "0, 0"}, False),
         ({"Cache-Control": "max-age=60", "Age": "abc"}, False),  # no number: stale
         ({"Cache-Control": "max-age=60", "Age": "-5"}, False),
         ({"Cache-Control": "max-age=60", "Age": "1.5"}, False),

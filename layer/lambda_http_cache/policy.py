@@ -121,9 +121,10 @@ def initial_age(headers: Mapping[str, Any], response_time: datetime, elapsed: An
     if raw_age is None:
         age_value = 0
     else:
-        # The first member of a list (5.1); a value that is no delta-seconds at all makes the
-        # response stale rather than fresh, as the public conformance suite expects.
-        parsed = delta_seconds(str(raw_age).split(",")[0])
+        # A value that is not one delta-seconds (a list of them included) makes the response
+        # stale rather than fresh: the conservative reading, which the public conformance
+        # suite expects (RFC 9111, 5.1 would ignore an invalid value, or take a list's first).
+        parsed = delta_seconds(str(raw_age))
         age_value = MAX_DELTA_SECONDS if parsed is None else parsed
     delay = elapsed.total_seconds() if isinstance(elapsed, timedelta) else 0.0
     date = http_date(headers.get("Date")) if headers.get("Date") else None
