@@ -219,3 +219,23 @@ def test_the_early_refresh_rule() -> None:
     assert sum(refresh_early(soon, 1.0) for _ in range(200)) > 150
     assert sum(refresh_early(later, 1.0) for _ in range(200)) == 0
     assert not refresh_early(soon, 0.0)
+
+
+def test_a_container_asks_for_a_lease_once_per_lease_period(
+    table_name: str, origin: OriginServer, proxy: Any
+) -> None:
+    """Stale entries served again while this container's refresh is under way cost no more
+    lease writes (nor their latency)."""
+    url = counted(origin, "/asked-once", "max-age=1, stale-while-revalidate=60", delay=0.5)
+    session = cached_session(table_name, cache_control=True, memory_cache_bytes=0)
+    session.get(url)
+    time.sleep(1.1)
+    proxy.reset()
+    served = [session.get(url) for _ in range(3)]  # while the refresh waits for the origin
+    assert all(r.from_cache and r.json() == {"answer": 1} for r in served)
+    lease_writes = [
+        body
+        for operation, body in proxy.requests
+        if operation == "PutItem" and body["Item"]["key"]["S"].endswith("~lease")
+    ]
+    assert len(lease_writes) == 1

@@ -102,6 +102,8 @@ class CachedHttpSession(CachedSession, OriginSession):
         self.coalesce = coalesce
         self.leases = leases
         self.flights = Flights()
+        self._leases_asked: dict[str, float] = {}  # key -> until when this container asked
+        self._leases_lock = threading.Lock()
         self.stats = stats or CacheStats()
         self.tracing = tracing or Tracing(enabled=False)
         self._depth = threading.local()
@@ -250,16 +252,8 @@ class CachedHttpSession(CachedSession, OriginSession):
     ) -> None:
         """Refresh ``cached_response`` after the response, if this container wins its lease
         (or has no leases)."""
-        acquire = getattr(self.cache, "acquire_lease", None)
-        if (
-            self.leases
-            and acquire is not None
-            and acquire(
-                actions.cache_key, lease_seconds(cached_response), cached_response.created_at
-            )
-            is False
-        ):
-            return  # another container refreshes it
+        if self._lease_lost(actions.cache_key, cached_response):
+            return  # another container (or thread of this one) refreshes it
         again = request.copy()
 
         def refresh() -> None:
@@ -302,21 +296,30 @@ class CachedHttpSession(CachedSession, OriginSession):
     ) -> Any:
         # Only a stored (stale) response takes a lease: a key never stored may never be
         # cacheable, and its callers must not wait for one another.
-        acquire = getattr(self.cache, "acquire_lease", None)
-        if (
-            self.leases
-            and acquire is not None
-            and cached_response is not None
-            and not self.settings.read_only
-            and acquire(
-                actions.cache_key, lease_seconds(cached_response), cached_response.created_at
-            )
-            is False
-        ):
+        if not self.settings.read_only and self._lease_lost(actions.cache_key, cached_response):
             served = self._await_write(request, actions.cache_key, cached_response, **kwargs)
             if served is not None:
                 return served
         return self._fetch(request, actions, cached_response, **kwargs)
+
+    def _lease_lost(self, key: str, cached_response: CachedResponse | None) -> bool:
+        """Whether another holds the right to refresh ``key``. The table is asked once per
+        lease period per container: a later asker here takes the answer as lost, since the
+        first is refreshing or waiting (no PutItem, no delay). A key never stored takes no
+        lease; a lease the table cannot grant is not lost (the caller refreshes)."""
+        acquire = getattr(self.cache, "acquire_lease", None)
+        if not self.leases or acquire is None or cached_response is None:
+            return False
+        seconds = lease_seconds(cached_response)
+        now = time.monotonic()
+        with self._leases_lock:
+            until = self._leases_asked.get(key)
+            if until is not None and until > now:
+                return True
+            if len(self._leases_asked) >= 1024:
+                self._leases_asked.clear()
+            self._leases_asked[key] = now + seconds
+        return bool(acquire(key, seconds, cached_response.created_at) is False)
 
     def _await_write(
         self,
