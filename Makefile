@@ -6,7 +6,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 # jsii (under aws-cdk-lib) prints an end-of-life banner on Node 20: silenced for every recipe.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: demo test lint bench conformance layer synth deploy admin clean
+.PHONY: demo test lint bench bench-fleet conformance layer synth deploy admin clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ $(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
 
 bench: $(VENV)/.bench-installed
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# Stampede protection on a simulated fleet: 8 processes of 4 threads on hot keys that expire
+# every 2 s, every coordination variant side by side, and a lease holder killed mid-refresh.
+# About 4 minutes; results and chart go to bench/results/fleet.*; BENCH_ARGS="--quick" is a
+# smoke run (bench/results/tmp/). Options: .venv/bin/python -m bench.fleet --help
+bench-fleet: $(VENV)/.bench-installed
+	$(BIN)/python -m bench.fleet $(BENCH_ARGS)
 
 # HTTP caching conformance: the public cache-tests suite (npm http-cache-tests, pinned) against
 # this project's session, requests-cache and hishel, side by side. The suite is installed into

@@ -175,3 +175,18 @@ def test_the_admin_command_counts_markers_apart(
     stats = json.loads(capsys.readouterr().out)
     assert stats["unreadable"] == 0
     assert stats["markers"] == 1 + 2  # the lease; tombstones for GET and HEAD
+
+
+def test_threads_wait_for_their_leader_past_a_dead_holders_lease(
+    table_name: str, origin: OriginServer, ddb: Any
+) -> None:
+    """With another container's lease held by a dead holder, this container's leader waits
+    its bound and then calls the origin; its other threads wait for that call instead of
+    each making their own."""
+    url = counted(origin, "/dead-and-followed", delay=0.4)
+    _expired(table_name, url, config=PATIENT)
+    session = cached_session(table_name, expire_after=60, config=PATIENT)
+    _dead_holders_lease(ddb, table_name, session, url, seconds=5)
+    responses = together([lambda: session.get(url) for _ in range(4)])
+    assert [answer(r) for r in responses] == [2] * 4
+    assert origin.hits["/dead-and-followed"] == 2  # the first fill, and one refresh

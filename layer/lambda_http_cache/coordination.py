@@ -44,6 +44,13 @@ def lease_seconds(cached_response: Any) -> float:
     return min(max(4 * origin_seconds(cached_response), LEASE_MIN_SECONDS), LEASE_MAX_SECONDS)
 
 
+def follower_wait(cached_response: Any) -> float:
+    """How long a thread waits for the thread of its container that leads the key's origin
+    call: the leader's own wait for another container's write, plus its lease (four times
+    the origin's time), so that followers do not give up just before the leader's call lands."""
+    return wait_plan(cached_response)[0] + lease_seconds(cached_response)
+
+
 def wait_plan(cached_response: Any) -> tuple[float, float]:
     """How long to wait at most for another's answer, and how often to look for it."""
     seconds = origin_seconds(cached_response)

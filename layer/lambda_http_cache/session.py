@@ -28,7 +28,7 @@ from .after_response import AfterResponse
 from .backend import DynamoDbCache
 from .breaker import CircuitBreaker
 from .config import CacheConfig, ConfigError
-from .coordination import Flights, lease_seconds, refresh_early, wait_plan
+from .coordination import Flights, follower_wait, lease_seconds, refresh_early, wait_plan
 from .large_objects import LargeObjectStore
 from .observability import Tracing, log_decision
 from .policy import (
@@ -280,8 +280,7 @@ class CachedHttpSession(CachedSession, OriginSession):
         with self.flights.lead(key) as landed:
             if landed is None:
                 return self._lease_and_fetch(request, actions, cached_response, **kwargs)
-            wait, _ = wait_plan(cached_response)
-            landed.wait(wait)
+            landed.wait(follower_wait(cached_response))
             served = self._served_now(request, cached_response, **kwargs)
             if served is not None:
                 return served
