@@ -897,23 +897,6 @@ def machine(suite_dir: Path) -> dict[str, Any]:
     }
 
 
-def local_environment() -> None:
-    """Local credentials and region; nothing from the shell points anywhere real or changes
-    the defaults under test."""
-    from scripts.local_servers import LOCAL_CREDENTIALS
-
-    for name in list(os.environ):
-        if name.startswith("HTTP_CACHE_") or name in (
-            "AWS_PROFILE",
-            "AWS_ENDPOINT_URL",
-            "AWS_ENDPOINT_URL_DYNAMODB",
-            "AWS_LAMBDA_FUNCTION_NAME",
-            "POWERTOOLS_SERVICE_NAME",
-        ):
-            del os.environ[name]
-    os.environ.update(LOCAL_CREDENTIALS)
-
-
 @contextmanager
 def logs_to(path: Path) -> Iterator[None]:
     """The caches' own warnings (a failed origin, say) go to a file, not the summary."""
@@ -988,6 +971,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def progress(message: str) -> None:
         print(f"[{time.perf_counter() - started:6.1f} s] {message}", flush=True)
+
+    from scripts.local_servers import local_environment
 
     local_environment()
     SCRATCH.mkdir(parents=True, exist_ok=True)

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.measure import summary_ms
-from scripts.local_servers import LOCAL_CREDENTIALS
+from scripts.local_servers import local_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -1142,23 +1142,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.processes < 2 or args.threads < 1 or args.keys < 1 or args.expire_after < 1:
         parser.error("at least 2 processes, 1 thread, 1 key and 1 s of expiry")
     return args
-
-
-def local_environment(endpoint: str | None = None) -> None:
-    """Local credentials and region; loopback is never proxied; nothing from the shell points
-    anywhere real."""
-    for name in list(os.environ):
-        if name.startswith("HTTP_CACHE_") or name in (
-            "AWS_PROFILE",
-            "AWS_ENDPOINT_URL",
-            "AWS_ENDPOINT_URL_DYNAMODB",
-            "AWS_LAMBDA_FUNCTION_NAME",
-        ):
-            del os.environ[name]
-    os.environ.update(LOCAL_CREDENTIALS)
-    os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
-    if endpoint:
-        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,12 +26,12 @@ from typing import Any
 from bench import coldstart, report, warm
 from bench.bodies import make_bodies
 from scripts.local_servers import (
-    LOCAL_CREDENTIALS,
     DynamoDbProxy,
     MotoServer,
     OriginServer,
     create_cache_table,
     dynamodb_client,
+    local_environment,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,19 +133,6 @@ def machine() -> dict[str, Any]:
         "library_changed_since_commit": bool(_git("status", "--porcelain", "--", "layer")),
         "versions": versions,
     }
-
-
-def local_environment() -> None:
-    """Local credentials and region; nothing from the shell points anywhere real."""
-    for name in list(os.environ):
-        if name.startswith("HTTP_CACHE_") or name in (
-            "AWS_PROFILE",
-            "AWS_ENDPOINT_URL",
-            "AWS_ENDPOINT_URL_DYNAMODB",
-            "AWS_LAMBDA_FUNCTION_NAME",
-        ):
-            del os.environ[name]
-    os.environ.update(LOCAL_CREDENTIALS)
 
 
 def main(argv: list[str] | None = None) -> int:

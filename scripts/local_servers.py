@@ -93,6 +93,25 @@ class MotoServer:
         self.stop()
 
 
+def local_environment(endpoint: str | None = None) -> None:
+    """Local credentials and region for a benchmark process; loopback is never proxied; nothing
+    from the shell points anywhere real or changes the defaults under test. With ``endpoint``,
+    the library's DynamoDB endpoint."""
+    for name in list(os.environ):
+        if name.startswith("HTTP_CACHE_") or name in (
+            "AWS_PROFILE",
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            "AWS_LAMBDA_FUNCTION_NAME",
+            "POWERTOOLS_SERVICE_NAME",
+        ):
+            del os.environ[name]
+    os.environ.update(LOCAL_CREDENTIALS)
+    os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+    if endpoint:
+        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
+
+
 def dynamodb_client(endpoint: str) -> Any:
     """A plain boto3 client for ``endpoint`` with local credentials."""
     import boto3
