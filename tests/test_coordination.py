@@ -63,7 +63,8 @@ def test_threads_of_a_container_make_one_origin_call(table_name: str, origin: Or
     responses = together([lambda: session.get(url) for _ in range(8)])
     assert [answer(r) for r in responses] == [1] * 8
     assert origin.hits["/hot"] == 1
-    assert session.cache.stats["coalesced"] == 7
+    # Threads that start once the leader has stored its answer are plain memory hits.
+    assert 1 <= session.cache.stats["coalesced"] <= 7
 
 
 def test_without_coalescing_each_thread_calls_the_origin(
