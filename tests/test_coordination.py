@@ -93,8 +93,9 @@ def test_two_containers_on_an_expired_key_make_one_origin_call(
     assert origin.hits["/expiring"] == 2  # the first fill and one refresh
     stats = [s.cache.stats for s in containers]
     assert sorted(s["leases_won"] for s in stats) == [0, 1]
-    assert sorted(s["leases_lost"] for s in stats) == [0, 1]
-    assert sum(s["coalesced"] for s in stats) == 1
+    # The other container lost the lease and waited for the write (unless it started so late
+    # that the write had already landed: then it was a plain hit).
+    assert sum(s["leases_lost"] for s in stats) == sum(s["coalesced"] for s in stats) <= 1
 
 
 def _dead_holders_lease(ddb: Any, table: str, session: Any, url: str, seconds: float) -> datetime:
