@@ -26,7 +26,7 @@ from requests.structures import CaseInsensitiveDict
 from requests_cache.models.response import CachedResponse
 
 from .item import FINGERPRINT_HEX, Entry, Headers, Hop, key_fingerprint
-from .policy import UNDERSTOOD_STATUSES, hop_by_hop, initial_age
+from .policy import UNDERSTOOD_STATUSES, cache_control, hop_by_hop, initial_age
 
 logger = logging.getLogger(__name__)
 
@@ -135,16 +135,6 @@ class SharingPolicy:
         self.store_private = store_private
         self._warn_default_secret = not secret_configured
 
-    def with_ignored_parameters(self, ignored_parameters: Iterable[str]) -> SharingPolicy:
-        extra = frozenset(name.lower() for name in ignored_parameters)
-        if extra == self.extra:
-            return self
-        policy = SharingPolicy(
-            extra, secret=self.secret, store_private=self.store_private, secret_configured=True
-        )
-        policy._warn_default_secret = self._warn_default_secret
-        return policy
-
     def is_credential(self, name: str) -> bool:
         return is_credential_name(name, self.extra)
 
@@ -242,9 +232,9 @@ class SharingPolicy:
 
     def refusal(self, response: Any) -> str | None:
         """Why a shared cache must not store ``response``, or None if it may."""
-        directives = cache_control_directives(response.headers)
+        directives = cache_control(response.headers)
         request_headers = getattr(getattr(response, "request", None), "headers", None) or {}
-        if "no-store" in directives or "no-store" in cache_control_directives(request_headers):
+        if "no-store" in directives or "no-store" in cache_control(request_headers):
             return "no-store"
         if "private" in directives and not self.store_private:
             return "private"
@@ -332,10 +322,3 @@ def vary_names(headers: Mapping[str, Any]) -> set[str]:
     """The lower-case field names a response's ``Vary`` lists (all its lines)."""
     value = headers.get("Vary") or ""
     return {part.strip().lower() for part in str(value).split(",") if part.strip()}
-
-
-def cache_control_directives(headers: Mapping[str, Any]) -> set[str]:
-    value = headers.get("Cache-Control") or ""
-    if isinstance(value, bytes):
-        value = value.decode("latin-1")
-    return {part.split("=", 1)[0].strip().lower() for part in str(value).split(",") if part.strip()}
