@@ -153,17 +153,25 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
 
     # Reads --------------------------------------------------------------------------------
 
-    def lookup(self, key: str, *, follow_aliases: bool = True) -> Entry | None:
+    def lookup(
+        self, key: str, *, follow_aliases: bool = True, consistent: bool = False
+    ) -> Entry | None:
         """The entry for ``key``: the memory tier first, then one GetItem (a second to follow
-        a redirect alias). None for a miss, a failed call or an unreadable item."""
+        a redirect alias). None for a miss, a failed call or an unreadable item. With
+        ``consistent``, the table as it is now: a strongly consistent GetItem, past the memory
+        tier (which it then updates), how a container waiting for another's write sees it."""
         table_key = self.table_key(key)
-        cached = self.memory.get(table_key) if self.memory is not None else None
+        cached = None
+        if self.memory is not None and not consistent:
+            cached = self.memory.get(table_key)
         if isinstance(cached, Entry):
             self.stats.add("memory_hits")
             return cached
         if isinstance(cached, Alias):
             return self._follow(cached, key) if follow_aliases else None
-        item = self.guard.call("read", self.table.get, table_key)
+        # None: the table's own setting (consistent_read); True forces a consistent read.
+        strongly = True if consistent else None
+        item = self.guard.call("read", lambda: self.table.get(table_key, consistent=strongly))
         if item is None:
             return None
         try:
@@ -377,24 +385,6 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
         if since is not None and stored_at is not None and float(since) > stored_at.timestamp():
             self.stats.add("leases_expired")
         return True
-
-    def peek(self, key: str) -> Entry | None:
-        """The entry for ``key`` as the table holds it now (a strongly consistent GetItem,
-        past the memory tier, which it then updates): how a container waiting for another's
-        write sees it land. None if there is none (or it is unreadable)."""
-        table_key = self.table_key(key)
-        item = self.guard.call("read", lambda: self.table.get(table_key, consistent=True))
-        if item is None:
-            return None
-        try:
-            if item_kind(item) != KIND_RESPONSE:
-                return None
-            entry = self._decode(item, table_key)
-        except ItemError:
-            return None
-        if entry is not None and self.memory is not None:
-            self.memory.put(table_key, entry)
-        return entry
 
     def invalidate(self, key: str) -> None:
         """Leave a tombstone under ``key``: every container's next read of it is a miss, and
@@ -688,7 +678,7 @@ class DynamoDbCache(BaseCache):
     def peek(self, key: str) -> CachedResponse | None:
         """The response the table holds for ``key`` now (strongly consistent); never raises."""
         try:
-            entry = self.responses.peek(key)
+            entry = self.responses.lookup(key, follow_aliases=False, consistent=True)
         except Exception as error:
             self.stats.add("errors")
             logger.warning("Cache read failed, treated as a miss: %r", error)
