@@ -239,3 +239,14 @@ def test_a_container_asks_for_a_lease_once_per_lease_period(
         if operation == "PutItem" and body["Item"]["key"]["S"].endswith("~lease")
     ]
     assert len(lease_writes) == 1
+
+
+def test_early_refresh_alone_also_runs_its_refreshes_in_the_extension(
+    table_name: str, extensions_api: ExtensionsApi
+) -> None:
+    @cached_http(metrics=False, stale_while_revalidate=False, early_refresh=1)
+    def handler(event: Any, context: Any, session: Any) -> None:
+        pass
+
+    assert extensions_api.registered == [{"name": "lambda-http-cache", "events": ["INVOKE"]}]
+    assert decorator.get_session().after_response.deferred

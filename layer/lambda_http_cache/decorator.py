@@ -77,7 +77,7 @@ def _decorate(handler: Handler, settings: dict[str, Any]) -> Handler:
     session = build_session(config)
     _register(session)
     snapstart.register(session)
-    if config.enabled and config.stale_while_revalidate:
+    if config.enabled and (config.stale_while_revalidate or config.early_refresh):
         # Lambda's init phase: the only time an internal extension may register.
         session.after_response.start_extension()
     pass_session = _wants_session(handler)

@@ -9,8 +9,8 @@ that a whole fleet shares.
   freshness, of a status RFC 9110 calls heuristically cacheable or marked ``public``
   (4.2.2); none at all in standards mode.
 - Invalid values never raise: a ``max-age``, ``s-maxage`` or ``Expires`` that is present but
-  invalid means already stale (so stored only if it can be revalidated), an invalid ``Age``
-  is ignored, and deltas over 2**31 seconds count as 2**31 (1.2.2).
+  invalid means already stale (so stored only if it can be revalidated), so does an ``Age``
+  that is not one delta-seconds, and deltas over 2**31 seconds count as 2**31 (1.2.2).
 - ``must-revalidate``, ``proxy-revalidate`` and ``s-maxage`` forbid serving the response
   stale, whatever ``stale_if_error``, ``stale-while-revalidate`` or ``max-stale`` say
   (4.2.4, 5.2.2.2); a fresh ``must-revalidate`` response is served without revalidation.
@@ -116,7 +116,7 @@ NEVER_STALE = ("must-revalidate", "proxy-revalidate", "s-maxage")
 def initial_age(headers: Mapping[str, Any], response_time: datetime, elapsed: Any) -> float:
     """How old a response already was when received: RFC 9111, 4.2.3's corrected initial age
     (the larger of the age the origin's ``Date`` implies and ``Age`` plus the time the
-    request took). An invalid ``Age`` is ignored (5.1)."""
+    request took). An ``Age`` that is not one delta-seconds makes it stale (see below)."""
     raw_age = headers.get("Age")
     if raw_age is None:
         age_value = 0
@@ -301,6 +301,7 @@ class SharedCacheActions(CacheActions):
             cached_response is not None
             and self.stale_while_revalidate
             and not self._stale_while_revalidate
+            and cached_response.is_expired  # a fresh hit needs no window (nor the parsing)
             and not never_stale(cached_response.headers)
         ):
             stated = cache_control(cached_response.headers).get("stale-while-revalidate")
@@ -328,22 +329,15 @@ class SharedCacheActions(CacheActions):
     def update_revalidated_response(self, response: Any, cached_response: Any) -> Any:
         """As requests-cache does, except for the fields a 304 must not update (RFC 9111,
         3.2) and hop-by-hop ones."""
-        kept = {
-            name: cached_response.headers[name]
-            for name in list(cached_response.headers)
-            if name.lower() in NOT_UPDATED_BY_304
-        }
         skipped = NOT_UPDATED_BY_304 | hop_by_hop(response.headers)
         updated = CaseInsensitiveDict(
             {k: v for k, v in response.headers.items() if k.lower() not in skipped}
         )
         original, response.headers = response.headers, updated
         try:
-            result = super().update_revalidated_response(response, cached_response)
+            return super().update_revalidated_response(response, cached_response)
         finally:
             response.headers = original
-        result.headers.update(kept)
-        return result
 
     def _update_validation_headers(self, cached_response: Any) -> None:
         """Revalidate a stored response when it is stale, when asked to, or when it says
@@ -370,10 +364,12 @@ def request_headers(
     only_if_cached: bool,
     refresh: bool,
     force_refresh: bool,
-) -> CaseInsensitiveDict[Any]:
+) -> Any:
     """requests-cache's per-request options as request headers, keeping the caller's
     ``Cache-Control`` as sent (requests-cache re-joins it without its spaces, which can make
-    an invalid header)."""
+    an invalid header). ``headers`` itself when there is no option to add."""
+    if expire_after is None and not (only_if_cached or refresh or force_refresh):
+        return headers
     headers = CaseInsensitiveDict(headers)
     added = []
     if only_if_cached:
