@@ -192,3 +192,18 @@ def test_threads_wait_for_their_leader_past_a_dead_holders_lease(
     responses = together([lambda: session.get(url) for _ in range(4)])
     assert [answer(r) for r in responses] == [2] * 4
     assert origin.hits["/dead-and-followed"] == 2  # the first fill, and one refresh
+
+
+def test_a_container_that_refreshed_a_key_asks_for_its_next_lease_at_once(
+    table_name: str, origin: OriginServer
+) -> None:
+    """The once-per-lease-period memo ends with the container's own refresh: an entry that
+    expires again within that period is refreshed, not waited for."""
+    url = counted(origin, "/short-lived", delay=0.5)  # a lease lasts 2 s, the entry 1 s
+    session = cached_session(table_name, expire_after=1, memory_cache_bytes=0, config=PATIENT)
+    session.get(url)
+    for expected in (2, 3):
+        time.sleep(1.1)
+        assert answer(session.get(url)) == expected
+    assert session.cache.stats["leases_won"] == 2
+    assert session.cache.stats["leases_lost"] == 0

@@ -18,6 +18,7 @@ memory tier. Every read goes through :meth:`ResponseStorage.lookup`.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -150,6 +151,7 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
         self.large_objects = large_objects
         self.bucket_guard = bucket_guard or guard
         self.max_body_bytes = max_body_bytes
+        self._holder = ""  # this container's identity in lease items
 
     # Reads --------------------------------------------------------------------------------
 
@@ -356,11 +358,16 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
         is when the stale entry was written: a run-out lease taken after it was never
         followed by a write (its holder died or timed out), which is counted."""
         now = datetime.now(UTC)
+        if not self._holder:
+            # Made at first use, never at init: a SnapStart snapshot must not give every
+            # restored environment the same identity.
+            self._holder = secrets.token_hex(8)
         lease = encode_lease(
             self.table_key(key) + LEASE_SUFFIX,
             self.namespace,
             now,
             now + timedelta(seconds=seconds),
+            self._holder,
         )
         # In a tuple: the guard's None (failed) stays apart from the condition's None (lost).
         answer = self.guard.call(
@@ -368,9 +375,13 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
             lambda: (
                 self.table.put_replacing(
                     lease,
-                    condition="attribute_not_exists(#k) OR #until < :now",
-                    ExpressionAttributeNames={"#k": "key", "#until": "until"},
-                    ExpressionAttributeValues={":now": {"N": str(round(now.timestamp(), 3))}},
+                    # A container may take its own lease again (its refresh is done).
+                    condition="attribute_not_exists(#k) OR #until < :now OR #holder = :me",
+                    ExpressionAttributeNames={"#k": "key", "#until": "until", "#holder": "holder"},
+                    ExpressionAttributeValues={
+                        ":now": {"N": str(round(now.timestamp(), 3))},
+                        ":me": {"S": self._holder},
+                    },
                 ),
             ),
         )

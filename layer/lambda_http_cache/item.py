@@ -309,13 +309,17 @@ def encode_tombstone(key: str, namespace: str, now: datetime) -> Item:
     }
 
 
-def encode_lease(key: str, namespace: str, since: datetime, until: datetime) -> Item:
-    """A lease item under the table key ``key``, taken at ``since``, held until ``until``."""
+def encode_lease(
+    key: str, namespace: str, since: datetime, until: datetime, holder: str = ""
+) -> Item:
+    """A lease item under the table key ``key``, taken at ``since`` by ``holder`` (a container),
+    held until ``until``."""
     return {
         "key": _s(key),
         "v": _n(FORMAT_VERSION),
         "kind": _s(KIND_LEASE),
         "namespace": _s(namespace),
+        "holder": _s(holder),
         "since": _n(round(since.timestamp(), 3)),
         "until": _n(round(until.timestamp(), 3)),
         "ttl": _n(expires_epoch(until) + 3600),

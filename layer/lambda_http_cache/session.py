@@ -411,6 +411,9 @@ class CachedHttpSession(CachedSession, OriginSession):
         request = actions.update_request(request)
         # The origin: its errors are the caller's, exactly as without a cache.
         response = super(CacheMixin, self).send(request, **kwargs)
+        # This container's refresh of the key is done: its next expiry asks for a lease anew.
+        with self._leases_lock:
+            self._leases_asked.pop(actions.cache_key, None)
         try:
             return self._store(response, actions, cached_response)
         except Exception as error:
