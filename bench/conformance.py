@@ -849,22 +849,9 @@ def markdown(
 # The run
 
 
-def _git(*args: str) -> str:
-    answer = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
-    return answer.stdout.strip()
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def machine(suite_dir: Path) -> dict[str, Any]:
+    from bench.run import cpu_model, git_output
+
     versions: dict[str, str | None] = {}
     for dist in ("lambda-http-cache", "requests-cache", "hishel", "requests", "urllib3", "moto"):
         try:
@@ -881,17 +868,17 @@ def machine(suite_dir: Path) -> dict[str, Any]:
     library = Path(lambda_http_cache.__file__).resolve().parent
     changed = None
     if library.is_relative_to(ROOT / "layer"):
-        changed = bool(_git("status", "--porcelain", "--", "layer"))
+        changed = bool(git_output("status", "--porcelain", "--", "layer"))
     return {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "suite": SUITE_NAME,
         "suite_version": suite_version(suite_dir),
         "nproc": os.cpu_count(),
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "python": platform.python_version(),
         "node": node_version,
         "system": f"{platform.system()} {platform.release()}",
-        "git_commit": _git("rev-parse", "--short", "HEAD"),
+        "git_commit": git_output("rev-parse", "--short", "HEAD"),
         "library_changed_since_commit": changed,
         "versions": versions,
     }

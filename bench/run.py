@@ -95,7 +95,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -105,7 +105,7 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def _git(*args: str) -> str:
+def git_output(*args: str) -> str:
     answer = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
     return answer.stdout.strip()
 
@@ -123,14 +123,14 @@ def machine() -> dict[str, Any]:
     return {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "nproc": os.cpu_count(),
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "environment_variables": len(os.environ),
-        "git_commit": _git("rev-parse", "--short", "HEAD"),
-        "library_changed_since_commit": bool(_git("status", "--porcelain", "--", "layer")),
+        "git_commit": git_output("rev-parse", "--short", "HEAD"),
+        "library_changed_since_commit": bool(git_output("status", "--porcelain", "--", "layer")),
         "versions": versions,
     }
 
