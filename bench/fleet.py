@@ -605,15 +605,7 @@ def analyse_fleet(
     # How long a request that called the origin itself took to get there.
     own_call = {c.request: c.arrived for c in calls if start <= c.arrived < end}
     to_origin = [own_call[r[7]] - r[1] for r in ok if not r[3] and r[7] in own_call]
-    dynamodb: Counter[str] = Counter()
-    errors: Counter[str] = Counter()
-    stats: Counter[str] = Counter()
-    logged: Counter[str] = Counter()
-    for out in outputs:
-        dynamodb.update(out["calls"])
-        errors.update(out["call_errors"])
-        stats.update({k: v for k, v in out["stats"].items() if v})
-        logged.update(out["logged"])
+    dynamodb, errors, stats, logged = _counts(outputs)
     lease_puts = dynamodb["PutItem (lease)"]
     consistent_gets = dynamodb["GetItem (consistent)"]
     lease_size = item_bytes.get("lease")
@@ -931,15 +923,7 @@ def analyse_killed(
     # How long the local server took per call, for the requests that waited.
     waiting = {r[7] for r in waited}
     call_seconds = [t[3] - t[2] for t in trace if t[0] in waiting]
-    logged: Counter[str] = Counter()
-    stats: Counter[str] = Counter()
-    errors: Counter[str] = Counter()
-    dynamodb: Counter[str] = Counter()
-    for out in outputs:
-        logged.update(out["logged"])
-        stats.update({k: v for k, v in out["stats"].items() if v})
-        errors.update(out["call_errors"])
-        dynamodb.update(out["calls"])
+    dynamodb, errors, stats, logged = _counts(outputs)
     failed = [r for r in records if r[6] is not None]
     return {
         "requests": len(records),
@@ -987,6 +971,22 @@ def analyse_killed(
         "cache_events": dict(sorted(stats.items())),
         "logged": dict(logged.most_common(5)),
     }
+
+
+def _counts(
+    outputs: list[dict[str, Any]],
+) -> tuple[Counter[str], Counter[str], Counter[str], Counter[str]]:
+    """The processes' DynamoDB calls, failed calls, cache counters and log records, summed."""
+    dynamodb: Counter[str] = Counter()
+    errors: Counter[str] = Counter()
+    stats: Counter[str] = Counter()
+    logged: Counter[str] = Counter()
+    for out in outputs:
+        dynamodb.update(out["calls"])
+        errors.update(out["call_errors"])
+        stats.update({k: v for k, v in out["stats"].items() if v})
+        logged.update(out["logged"])
+    return dynamodb, errors, stats, logged
 
 
 def _waits(trace: list[list[Any]], waited: list[list[Any]]) -> tuple[list[float], list[float]]:
