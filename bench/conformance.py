@@ -221,12 +221,9 @@ class SuiteOrigin:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            from scripts.local_servers import stop_process
+
+            stop_process(self.process)
             self.process = None
 
     def __enter__(self) -> SuiteOrigin:
