@@ -1,11 +1,16 @@
 """Shared fixtures: one moto DynamoDB server process per test session, a counting proxy in
-front of it, a fresh cache table per test and a local origin."""
+front of it, a fresh cache table per test and a local origin.
+
+Tests are laid out by what they need, and marked by their folder: ``tests/unit`` (pure, no
+server: seconds), ``tests/integration`` (the local servers), ``tests/deploy`` (the layer build
+and the CDK app: the package registries and Node). ``pytest -m unit`` runs the fast part."""
 
 from __future__ import annotations
 
 import itertools
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +25,16 @@ from scripts.local_servers import (
 )
 
 _table_numbers = itertools.count()
+TESTS = Path(__file__).resolve().parent
+LAYERS = ("unit", "integration", "deploy")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its folder's layer, so ``-m`` selects by what a test needs."""
+    for item in items:
+        folder = item.path.resolve().relative_to(TESTS).parts[0]
+        if folder in LAYERS:
+            item.add_marker(folder)
 
 
 @pytest.fixture(scope="session", autouse=True)

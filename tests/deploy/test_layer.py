@@ -19,7 +19,7 @@ from packaging.version import Version
 
 from scripts import build_layer
 from scripts.local_servers import LOCAL_CREDENTIALS, MotoServer, OriginServer, create_cache_table
-from tests.cdk_support import ROOT, layer_dir
+from tests.deploy.cdk_support import ROOT, layer_dir
 
 # What the Lambda Python runtimes provide: boto3 and its dependencies (urllib3 included).
 RUNTIME_DISTRIBUTIONS = (

@@ -15,7 +15,7 @@ import pytest
 
 from scripts import build_layer
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CDK_DIR = ROOT / "cdk"
 
 _layer_dirs: dict[str, Path] = {}

@@ -192,7 +192,7 @@ def test_cold_start_imports_no_powertools(table_name: str) -> None:
     import sys
     from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     script = (
         "import json, sys; sys.path.insert(0, 'functions/catalog'); import handler; "
         "print(json.dumps(sorted(m for m in sys.modules "

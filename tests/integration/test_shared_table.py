@@ -18,7 +18,7 @@ from requests_cache import CachedSession
 from scripts.local_servers import DynamoDbProxy, OriginServer
 from tests.helpers import cached_session, scan_all
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_second_container_sees_the_first_ones_entries(

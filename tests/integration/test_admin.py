@@ -23,7 +23,7 @@ from requests_cache.models.response import CachedResponse
 from scripts.local_servers import DynamoDbProxy, OriginServer
 from tests.helpers import cached_session, encode_response, scan_all
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

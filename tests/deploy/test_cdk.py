@@ -25,7 +25,7 @@ from cfnlint.api import ManualArgs, lint_file
 from cfnlint.decode import decode
 from constructs import Construct
 
-from tests.cdk_support import (
+from tests.deploy.cdk_support import (
     BY_NAME_NAMESPACE,
     IMPORTED_BUCKET,
     IMPORTED_SECRET,

@@ -41,7 +41,7 @@ MEMBERS = {
     "tests/conftest.py": "conftest.py",
     "tests/integration/base_cache_test.py": "base_cache_test.py",
 }
-CACHE_DIR = Path(__file__).resolve().parent.parent / ".cache" / "requests-cache"
+CACHE_DIR = Path(__file__).resolve().parents[2] / ".cache" / "requests-cache"
 DOWNLOAD_TIMEOUT = 300  # seconds; pip also prepares the sdist's metadata (a few seconds)
 
 # Module names the two files are loaded under (flat: the stress test pickles a function of
