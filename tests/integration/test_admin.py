@@ -341,3 +341,26 @@ def test_entry_point_runs_as_a_module(filled: dict[str, str], table_name: str) -
     assert result.returncode == 0, result.stderr
     assert f"table         {table_name}" in result.stdout
     assert "6: 4 responses, 2 redirect aliases, 0 unreadable" in result.stdout
+
+
+def test_deletes_dynamodb_leaves_unprocessed_are_sent_again(
+    table_name: str, ddb: Any, proxy: DynamoDbProxy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for index in range(30):
+        put_response(ddb, table_name, f"default:k{index}")
+    left: list[int] = []
+
+    def leave_the_first_batch_unprocessed(operation: str) -> bytes | None:
+        if operation != "BatchWriteItem" or left:
+            return None
+        request = proxy.requests[-1][1]["RequestItems"]
+        left.append(len(request[table_name]))
+        return json.dumps({"UnprocessedItems": request}).encode()
+
+    proxy.fault = leave_the_first_batch_unprocessed
+    code, out, _ = run(capsys, "clear", "--yes", "--quiet")
+    assert code == 0 and "deleted 30 items" in out
+    assert left == [25]
+    assert scan_all(ddb, table_name) == []
+    # 25 left unprocessed, sent again, then the last 5
+    assert proxy.count("BatchWriteItem") == 3
