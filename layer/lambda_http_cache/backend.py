@@ -5,29 +5,27 @@ constructor, usable as ``CachedSession(backend=DynamoDbCache(...))``. Unlike it,
 bodies round-trip, bodies come back byte for byte, construction makes no network call, scans
 read every page, and redirect aliases live in the table where every container sees them.
 
-Table keys are ``<namespace>:<requests-cache key>``; responses and aliases share the key
-space so that a lookup is one GetItem whichever it finds.
-
-Every write, whoever makes it (the session, ``responses[key] = value``, requests-cache's
-``reset_expiration``, ``recreate_keys`` and ``update``), goes through
-:meth:`ResponseStorage.write`, which applies every rule: the shared-cache refusals, the
-credential partition, redaction, the size limits, compression, the bucket, TTL and the
-memory tier. Every read goes through :meth:`ResponseStorage.lookup`.
+The cache owns what requests-cache asks of a backend: keys (with the credential partition of
+sharing.py), redirect aliases, invalidation, and the rule that none of its calls raises into
+a request. What lies between a response and the table (rules on write, encoding, limits, the
+bucket, the memory tier) is the storages' (storage.py). :meth:`DynamoDbCache.from_config` is
+how a :class:`~.config.CacheConfig` becomes a cache; the constructor keeps requests-cache's
+keywords.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
-from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
+import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import NoRegionError
 from requests import PreparedRequest, Response
-from requests_cache.backends.base import BaseCache, BaseStorage
+from requests_cache.backends.base import BaseCache
 from requests_cache.models.response import CachedResponse
 
 from .breaker import CircuitBreaker
@@ -37,468 +35,28 @@ from .config import (
     DEFAULT_MEMORY_MB,
     DEFAULT_NAMESPACE,
     DEFAULT_TABLE,
+    CacheConfig,
+    ConfigError,
     validate_namespace,
 )
 from .guard import StoreGuard
-from .item import (
-    KIND_REDIRECT,
-    KIND_RESPONSE,
-    KIND_TOMBSTONE,
-    LEASE_SUFFIX,
-    MAX_ITEM_BYTES,
-    Alias,
-    Entry,
-    ItemError,
-    body_location,
-    decode_alias,
-    decode_entry,
-    encode_entry,
-    encode_lease,
-    encode_redirect,
-    encode_tombstone,
-    iso_time,
-    item_kind,
-    item_size,
-    key_fingerprint,
-)
+from .item import Alias
 from .large_objects import LargeObjectStore
 from .memory import MemoryTier
 from .observability import Tracing
 from .sharing import SharingPolicy
 from .stats import CacheStats
-from .table import CacheTable, attribute, error_code, make_client
+from .storage import RedirectStorage, ResponseStorage
+from .table import CacheTable, bounded_config, make_client, region_fallback
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 logger = logging.getLogger(__name__)
 
 # The key memo holds no request with a body, and at most this many bytes of URLs and headers.
 KEY_MEMO_BYTES = 512 * 1024
 KEY_MEMO_OVERHEAD = 300  # bytes per memo entry besides its URL and headers
-# How far ahead of this container's clock another's may be; a stored time beyond is bogus.
-MAX_CLOCK_SKEW = timedelta(minutes=5)
-
-
-class _NamespacedStorage:
-    """The items of one kind in one namespace: maps requests-cache keys to table keys and
-    back, and the mapping operations both storages share. Deletes also leave the memory tier,
-    so this container never serves what it has removed from the table."""
-
-    kind: str
-
-    def __init__(self, table: CacheTable, namespace: str, memory: MemoryTier | None) -> None:
-        self.table = table
-        self.namespace = namespace
-        self.prefix = f"{namespace}:"
-        self.memory = memory
-
-    def table_key(self, key: str) -> str:
-        return self.prefix + key
-
-    def _forget(self, key: str) -> None:
-        if self.memory is not None:
-            self.memory.discard(self.table_key(key))
-
-    def _scan_keys(self) -> Iterator[str]:
-        for item in self.table.scan(prefix=self.prefix, projection=("key", "kind")):
-            if attribute(item, "kind") == self.kind:
-                yield str(attribute(item, "key"))[len(self.prefix) :]
-
-    def __delitem__(self, key: str) -> None:
-        self._forget(key)
-        if not self.table.delete(self.table_key(key)):
-            raise KeyError(key)
-
-    def __iter__(self) -> Iterator[str]:
-        return self._scan_keys()
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self._scan_keys())
-
-    def bulk_delete(self, keys: Iterable[str]) -> None:
-        keys = list(keys)
-        for key in keys:
-            self._forget(key)
-        self.table.delete_many(self.table_key(k) for k in keys)
-
-    def clear(self) -> None:
-        if self.memory is not None:
-            self.memory.clear()
-        self.bulk_delete(list(self._scan_keys()))
-
-
-class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
-    """The responses of one namespace, as a mapping of requests-cache keys to responses, and
-    the one read path and the one write path of the cache."""
-
-    kind = KIND_RESPONSE
-
-    def __init__(
-        self,
-        table: CacheTable,
-        namespace: str,
-        *,
-        policy: SharingPolicy,
-        guard: StoreGuard,
-        memory: MemoryTier | None = None,
-        large_objects: LargeObjectStore | None = None,
-        bucket_guard: StoreGuard | None = None,
-        max_body_bytes: int = DEFAULT_MAX_BODY_MB * 1024 * 1024,
-    ) -> None:
-        _NamespacedStorage.__init__(self, table, namespace, memory)
-        BaseStorage.__init__(self, serializer=None)
-        self.policy = policy
-        self.guard = guard
-        self.stats = guard.stats
-        self.large_objects = large_objects
-        self.bucket_guard = bucket_guard or guard
-        self.max_body_bytes = max_body_bytes
-        self._holder = ""  # this container's identity in lease items
-
-    # Reads --------------------------------------------------------------------------------
-
-    def lookup(
-        self, key: str, *, follow_aliases: bool = True, consistent: bool = False
-    ) -> Entry | None:
-        """The entry for ``key``: the memory tier first, then one GetItem (a second to follow
-        a redirect alias). None for a miss, a failed call or an unreadable item. With
-        ``consistent``, the table as it is now: a strongly consistent GetItem, past the memory
-        tier (which it then updates), how a container waiting for another's write sees it."""
-        table_key = self.table_key(key)
-        cached = None
-        if self.memory is not None and not consistent:
-            cached = self.memory.get(table_key)
-        if isinstance(cached, Entry):
-            self.stats.add("memory_hits")
-            return cached
-        if isinstance(cached, Alias):
-            return self._follow(cached, key) if follow_aliases else None
-        # None: the table's own setting (consistent_read); True forces a consistent read.
-        strongly = True if consistent else None
-        item = self.guard.call("read", lambda: self.table.get(table_key, consistent=strongly))
-        if item is None:
-            return None
-        try:
-            kind = item_kind(item)
-            if kind == KIND_TOMBSTONE:
-                return None
-            if kind == KIND_REDIRECT:
-                if not follow_aliases:
-                    return None
-                alias = decode_alias(item)
-                if alias.is_expired(datetime.now(UTC)):
-                    return None
-                if self.memory is not None:
-                    self.memory.put(table_key, alias)
-                return self._follow(alias, key)
-            entry = self._decode(item, table_key)
-        except ItemError as error:
-            self.stats.add("unreadable")
-            logger.warning("Unreadable cache item %s treated as a miss: %s", key, error)
-            return None
-        if entry is not None and self.memory is not None:
-            self.memory.put(table_key, entry)
-        return entry
-
-    def _follow(self, alias: Alias, key: str) -> Entry | None:
-        entry = self.lookup(alias.target, follow_aliases=False)
-        if entry is None:
-            return None
-        if alias.expires is not None and (entry.expires is None or entry.expires > alias.expires):
-            # The target was refreshed since the alias was written: the alias's own expiry
-            # still bounds what it may serve.
-            entry = entry._replace(expires=alias.expires)
-        return entry.with_history_from(min(alias.hop, len(entry.history)))
-
-    def _decode(self, item: Mapping[str, Any], table_key: str) -> Entry | None:
-        """The entry in ``item``, its body fetched from the bucket if it is there; raises
-        ItemError if unreadable, None if the bucket call failed."""
-        stored_body = None
-        location = self._body_location(item, table_key)
-        if location is not None:
-            assert self.large_objects is not None
-            stored_body = self.bucket_guard.call(
-                "read", self.large_objects.get, location, self.max_body_bytes
-            )
-            if stored_body is None:
-                return None
-        return decode_entry(item, stored_body, max_body_bytes=self.max_body_bytes)
-
-    def _body_location(self, item: Mapping[str, Any], table_key: str) -> str | None:
-        """Where the body of ``item`` is, if not in the item: only ever the location this
-        store gives ``table_key`` itself, whatever the item says (raises ItemError if the
-        item points anywhere else)."""
-        location = body_location(item)
-        if location is None:
-            return None
-        if self.large_objects is None:
-            raise ItemError("the body is in S3 and no bucket is configured")
-        if location != self.large_objects.location(self.namespace, table_key):
-            raise ItemError(f"body_location {location!r} is not this key's location")
-        return location
-
-    def load_entry(self, item: Mapping[str, Any]) -> Entry:
-        """The entry in ``item`` with its body (for maintenance and inspection); raises
-        ItemError if it is unreadable, its body included."""
-        location = self._body_location(item, str(attribute(item, "key")))
-        if location is None:
-            return decode_entry(item, max_body_bytes=self.max_body_bytes)
-        assert self.large_objects is not None
-        try:
-            stored_body = self.large_objects.get(location, self.max_body_bytes)
-        except Exception as error:
-            raise ItemError(f"the body in S3 is unreadable: {error!r}") from None
-        return decode_entry(item, stored_body, max_body_bytes=self.max_body_bytes)
-
-    def __getitem__(self, key: str) -> CachedResponse:
-        entry = self.lookup(key, follow_aliases=False)
-        if entry is None:
-            raise KeyError(key)
-        return entry.to_response(key)
-
-    def decode(self, key: str, item: dict[str, Any]) -> CachedResponse | None:
-        """The response in ``item``, or None (logged) if the item is unreadable."""
-        try:
-            return self.load_entry(item).to_response(key)
-        except ItemError as error:
-            logger.warning("Unreadable cache item %s treated as a miss: %s", key, error)
-            return None
-
-    def entries(self) -> Iterator[tuple[str, CachedResponse | None]]:
-        """Every key and response of the namespace from one paginated scan (None if unreadable)."""
-        for item in self.table.scan(prefix=self.prefix):
-            if attribute(item, "kind") == KIND_RESPONSE:
-                key = str(attribute(item, "key"))[len(self.prefix) :]
-                yield key, self.decode(key, item)
-
-    def values(self) -> Iterator[CachedResponse | None]:  # type: ignore[override]
-        return (response for _, response in self.entries())
-
-    # Writes -------------------------------------------------------------------------------
-
-    def __setitem__(self, key: str, response: CachedResponse) -> None:
-        self.write(key, response)
-
-    def write(
-        self, key: str, response: Response | CachedResponse, expires: datetime | None = None
-    ) -> Entry | None:
-        """Store ``response`` under ``key`` if the rules allow it; the entry stored, or None.
-        A refused, oversize or failed write leaves nothing of ``response`` in either tier."""
-        table_key = self.table_key(key)
-        self._forget(key)
-        reason = self.policy.refusal(response)
-        if reason is None and not self.policy.matches(key, response.request):
-            # Key what was sent: an auth handler, a cookie set on a redirect or credentials
-            # dropped on the way made the response for other credentials than the key's.
-            reason = "credentials changed on the way"
-        if reason is not None:
-            self.stats.add("not_stored")
-            logger.debug("Response not stored in the shared cache: %s", reason)
-            return None
-        if isinstance(response, CachedResponse):
-            cached = response if expires is None else CachedResponse.from_response(response)
-        else:
-            cached = CachedResponse.from_response(response)
-        if expires is not None:
-            cached.expires = expires
-        entry = self.policy.to_entry(cached, key_fingerprint(key))
-        if len(entry.content) > self.max_body_bytes:
-            self._oversize(entry, len(entry.content))
-            return None
-        item = encode_entry(table_key, self.namespace, entry, ttl=self.table.ttl)
-        size = item_size(item)
-        if size > MAX_ITEM_BYTES and self.large_objects is not None and "body" in item:
-            if not self._store_body_apart(item, table_key):
-                return None
-            size = item_size(item)
-        if size > MAX_ITEM_BYTES:
-            self._oversize(entry, size)
-            return None
-        written = self.guard.call("write", self._put_unless_newer, item)
-        if not written:
-            if written is False:
-                self.stats.add("not_stored")
-                logger.debug("Response not stored: a newer one (or an invalidation) is")
-            return None
-        if self.memory is not None:
-            self.memory.put(table_key, entry)
-        return entry
-
-    def _put_unless_newer(self, item: dict[str, Any]) -> bool:
-        """Write a response item unless the table holds a newer response or tombstone under
-        its key (``created`` sorts as text); whether it was written. A response fetched before
-        an invalidation, or before another container's fresher copy, never replaces it. A
-        ``created`` later than any clock could say (or not a time at all) does not count, so a
-        corrupt or hostile item cannot block its key."""
-        implausible = iso_time(datetime.now(UTC) + MAX_CLOCK_SKEW)
-        try:
-            return self.table.put(
-                item,
-                condition=(
-                    "attribute_not_exists(#k) OR attribute_not_exists(#c) "
-                    "OR #c <= :c OR #c > :implausible"
-                ),
-                ExpressionAttributeNames={"#k": "key", "#c": "created"},
-                ExpressionAttributeValues={
-                    ":c": item["created"],
-                    ":implausible": {"S": implausible},
-                },
-            )
-        except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
-                raise
-            return False
-
-    # Coordination -------------------------------------------------------------------------
-
-    def acquire_lease(
-        self, key: str, seconds: float, stored_at: datetime | None = None
-    ) -> bool | None:
-        """Try to become the one container that refreshes ``key`` for ``seconds``: True if
-        won, False if another holds it, None if the table could not say (counted, and the
-        caller goes to the origin as without leases). One conditional PutItem. ``stored_at``
-        is when the stale entry was written: a run-out lease taken after it was never
-        followed by a write (its holder died or timed out), which is counted."""
-        now = datetime.now(UTC)
-        if not self._holder:
-            # Made at first use, never at init: a SnapStart snapshot must not give every
-            # restored environment the same identity.
-            self._holder = secrets.token_hex(8)
-        lease = encode_lease(
-            self.table_key(key) + LEASE_SUFFIX,
-            self.namespace,
-            now,
-            now + timedelta(seconds=seconds),
-            self._holder,
-        )
-        # In a tuple: the guard's None (failed) stays apart from the condition's None (lost).
-        answer = self.guard.call(
-            "write",
-            lambda: (
-                self.table.put_replacing(
-                    lease,
-                    # A container may take its own lease again (its refresh is done).
-                    condition="attribute_not_exists(#k) OR #until < :now OR #holder = :me",
-                    ExpressionAttributeNames={"#k": "key", "#until": "until", "#holder": "holder"},
-                    ExpressionAttributeValues={
-                        ":now": {"N": str(round(now.timestamp(), 3))},
-                        ":me": {"S": self._holder},
-                    },
-                ),
-            ),
-        )
-        if answer is None:
-            return None
-        (replaced,) = answer
-        if replaced is None:
-            self.stats.add("leases_lost")
-            return False
-        self.stats.add("leases_won")
-        since = replaced.get("since", {}).get("N") if replaced else None
-        if since is not None and stored_at is not None and float(since) > stored_at.timestamp():
-            self.stats.add("leases_expired")
-        return True
-
-    def invalidate(self, key: str) -> None:
-        """Leave a tombstone under ``key``: every container's next read of it is a miss, and
-        no response older than it may be written over it."""
-        self._forget(key)
-        tombstone = encode_tombstone(self.table_key(key), self.namespace, datetime.now(UTC))
-        self.guard.call("write", self.table.put, tombstone)
-
-    def _oversize(self, entry: Entry, size: int) -> None:
-        self.stats.add("oversize")
-        logger.warning(
-            "Response of %d bytes is %d bytes stored, over the limit (%d bytes in an item, "
-            "%d bytes of body): not cached",
-            len(entry.content),
-            size,
-            MAX_ITEM_BYTES,
-            self.max_body_bytes,
-        )
-
-    def _store_body_apart(self, item: dict[str, Any], table_key: str) -> bool:
-        """Move the body of ``item`` to the large-object bucket; whether that worked."""
-        assert self.large_objects is not None
-        location = self.large_objects.location(self.namespace, table_key)
-        body = item.pop("body")["B"]
-        if self.bucket_guard.call("write", self.large_objects.put, location, body) is None:
-            return False
-        item["body_location"] = {"S": location}
-        return True
-
-
-class RedirectStorage(_NamespacedStorage, BaseStorage[str, str]):
-    """Redirect aliases of one namespace: the key of a request that was redirected, mapped to
-    the key its final response is stored under."""
-
-    kind = KIND_REDIRECT
-
-    def __init__(
-        self, table: CacheTable, namespace: str, *, guard: StoreGuard, memory: MemoryTier | None
-    ) -> None:
-        _NamespacedStorage.__init__(self, table, namespace, memory)
-        BaseStorage.__init__(self, serializer=None)
-        self.guard = guard
-
-    def _scan_keys(self) -> Iterator[str]:
-        """The keys of the namespace's aliases that lookups would follow: not expired, not
-        into another credential partition (iteration agrees with ``__getitem__``)."""
-        now = datetime.now(UTC)
-        projection = ("key", "kind", "v", "target", "hop", "expires")
-        for item in self.table.scan(prefix=self.prefix, projection=projection):
-            if attribute(item, "kind") != KIND_REDIRECT:
-                continue
-            try:
-                if decode_alias(item).is_expired(now):
-                    continue
-            except ItemError:
-                continue
-            yield str(attribute(item, "key"))[len(self.prefix) :]
-
-    def __getitem__(self, key: str) -> str:
-        item = self.table.get(self.table_key(key))
-        if item is None or attribute(item, "kind") != KIND_REDIRECT:
-            raise KeyError(key)
-        try:
-            alias = decode_alias(item)
-        except ItemError:
-            raise KeyError(key) from None
-        if alias.is_expired(datetime.now(UTC)):
-            raise KeyError(key)
-        return alias.target
-
-    def __setitem__(self, key: str, target: str) -> None:
-        """An alias to an existing entry, expiring with it (requests-cache's ``update``)."""
-        item = self.table.get(self.table_key(target))
-        try:
-            entry = decode_entry(item, with_body=False) if item is not None else None
-        except ItemError:
-            entry = None
-        if entry is None:
-            logger.debug("Alias %s not stored: its target %s is not a stored response", key, target)
-            return
-        self.write(key, Alias(target, entry.expires))
-
-    def write(self, key: str, alias: Alias) -> None:
-        """Store ``alias`` under ``key``, never replacing a response stored there."""
-        if key == alias.target or key_fingerprint(key) != key_fingerprint(alias.target):
-            return
-        self.guard.call("write", self._put, key, alias)
-
-    def _put(self, key: str, alias: Alias) -> None:
-        table_key = self.table_key(key)
-        try:
-            self.table.put(
-                encode_redirect(table_key, self.namespace, alias),
-                condition="attribute_not_exists(#k) OR #kind = :redirect",
-                ExpressionAttributeNames={"#k": "key", "#kind": "kind"},
-                ExpressionAttributeValues={":redirect": {"S": KIND_REDIRECT}},
-            )
-        except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
-                raise
-            return
-        if self.memory is not None:
-            self.memory.put(table_key, alias)
 
 
 class DynamoDbCache(BaseCache):
@@ -533,16 +91,17 @@ class DynamoDbCache(BaseCache):
     def __init__(
         self,
         table_name: str = DEFAULT_TABLE,
+        # On as in requests-cache's DynamoDbCache; off in CacheConfig (CDK provisions).
         create_table: bool = True,
         *,
-        ttl: bool = True,
+        ttl: bool = CacheConfig.ttl,
         connection: Any = None,
         namespace: str = DEFAULT_NAMESPACE,
-        consistent_read: bool = False,
+        consistent_read: bool = CacheConfig.consistent_read,
         config: Config | None = None,
         memory_cache_bytes: int = DEFAULT_MEMORY_MB * 1024 * 1024,
         memory_max_age: float = DEFAULT_MEMORY_MAX_AGE,
-        store_private: bool = False,
+        store_private: bool = CacheConfig.store_private,
         key_secret: str | bytes | None = None,
         breaker: CircuitBreaker | None = None,
         stats: CacheStats | None = None,
@@ -557,27 +116,21 @@ class DynamoDbCache(BaseCache):
             raise TypeError("DynamoDbCache stores its own item format; serializer is not used")
         validate_namespace(namespace)
         super().__init__(cache_name=table_name)
-        client = make_client(connection, config=config, **kwargs)
-        self.table = CacheTable(
-            client,
+        table = CacheTable(
+            make_client(connection, config=config, **kwargs),
             table_name,
             create_table=create_table,
             ttl=ttl,
             consistent_read=consistent_read,
         )
         self.namespace = namespace
-        self.stats = stats or CacheStats()
-        self.tracing = tracing or Tracing(enabled=False)
-        self.breaker = breaker or CircuitBreaker()
-        self.large_object_breaker = CircuitBreaker(self.breaker.threshold, self.breaker.cooldown)
-        self.guard = StoreGuard("the table", self.breaker, self.stats, self.tracing)
-        bucket_guard = StoreGuard(
-            "the large-object bucket", self.large_object_breaker, self.stats, self.tracing
+        guard = StoreGuard(
+            "the table",
+            breaker or CircuitBreaker(),
+            stats or CacheStats(),
+            tracing or Tracing(enabled=False),
         )
-        self.memory = (
-            MemoryTier(memory_cache_bytes, memory_max_age) if memory_cache_bytes > 0 else None
-        )
-        self.large_objects = large_objects
+        memory = MemoryTier(memory_cache_bytes, memory_max_age) if memory_cache_bytes > 0 else None
         # Without a configured secret the key's HMAC still separates credentials, but its key
         # is public: the README says what that costs, and the first use logs it once.
         secret = key_secret if key_secret is not None else f"lambda-http-cache:{table_name}"
@@ -589,20 +142,97 @@ class DynamoDbCache(BaseCache):
         )
         self._policy_source: tuple[str, ...] = tuple(self._settings.ignored_parameters or ())
         self.responses: ResponseStorage = ResponseStorage(
-            self.table,
+            table,
             namespace,
             policy=self.policy,
-            guard=self.guard,
-            memory=self.memory,
+            guard=guard,
+            memory=memory,
             large_objects=large_objects,
-            bucket_guard=bucket_guard,
             max_body_bytes=max_body_bytes,
         )
         self.redirects: RedirectStorage = RedirectStorage(
-            self.table, namespace, guard=self.guard, memory=self.memory
+            table, namespace, guard=guard, memory=memory
         )
         self._key_memo: dict[tuple[Any, ...], str] = {}
         self._key_memo_bytes = 0
+
+    @classmethod
+    def from_config(
+        cls,
+        config: CacheConfig,
+        *,
+        connection: Any = None,
+        s3_client: Any = None,
+        stats: CacheStats | None = None,
+        tracing: Tracing | None = None,
+    ) -> DynamoDbCache:
+        """The cache ``config`` describes: its table through a client bounded by the config's
+        timeouts (or ``connection``), its bucket (through ``s3_client`` or a new client) if
+        one is set. Makes no network call; a missing region is a :class:`ConfigError`."""
+        timeouts = bounded_config(config.connect_timeout, config.read_timeout, config.max_attempts)
+        try:
+            client: DynamoDBClient = make_client(connection, config=timeouts)
+        except NoRegionError:
+            raise ConfigError(
+                "AWS_DEFAULT_REGION",
+                "no AWS region is configured (AWS_DEFAULT_REGION or AWS_REGION; Lambda sets both)",
+            ) from None
+        large_objects = None
+        if config.large_object_bucket:
+            if s3_client is None:
+                s3_client = boto3.client(
+                    "s3", region_name=region_fallback().get("region_name"), config=timeouts
+                )
+            large_objects = LargeObjectStore(
+                s3_client, config.large_object_bucket, config.large_object_prefix
+            )
+        return cls(
+            config.table_name,
+            create_table=config.create_table,
+            ttl=config.ttl,
+            connection=client,
+            namespace=config.namespace,
+            consistent_read=config.consistent_read,
+            memory_cache_bytes=int(config.memory_cache_mb * 1024 * 1024),
+            memory_max_age=config.memory_max_age,
+            max_body_bytes=int(config.max_body_mb * 1024 * 1024),
+            store_private=config.store_private,
+            key_secret=config.key_secret,
+            breaker=CircuitBreaker(config.breaker_threshold, config.breaker_cooldown),
+            stats=stats,
+            tracing=tracing,
+            large_objects=large_objects,
+        )
+
+    # What the storages own, for inspection (the admin command, tests) -------------------
+
+    @property
+    def table(self) -> CacheTable:
+        return self.responses.table
+
+    @property
+    def memory(self) -> MemoryTier | None:
+        return self.responses.memory
+
+    @property
+    def large_objects(self) -> LargeObjectStore | None:
+        return self.responses.large_objects
+
+    @property
+    def stats(self) -> CacheStats:
+        return self.responses.stats
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        return self.responses.guard.breaker
+
+    # SnapStart hooks (snapstart.py): see the storage's methods of the same names.
+
+    def drop_connections(self) -> None:
+        self.responses.drop_connections()
+
+    def after_restore(self) -> None:
+        self.responses.after_restore()
 
     @property
     def store_private(self) -> bool:

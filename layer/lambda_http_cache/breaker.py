@@ -12,12 +12,14 @@ import threading
 import time
 from collections.abc import Callable
 
+from .config import DEFAULT_BREAKER_COOLDOWN, DEFAULT_BREAKER_THRESHOLD
+
 
 class CircuitBreaker:
     def __init__(
         self,
-        threshold: int = 3,
-        cooldown: float = 30.0,
+        threshold: int = DEFAULT_BREAKER_THRESHOLD,
+        cooldown: float = DEFAULT_BREAKER_COOLDOWN,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.threshold = threshold

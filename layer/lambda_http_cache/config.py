@@ -27,6 +27,9 @@ DEFAULT_READ_TIMEOUT = 0.5
 DEFAULT_MAX_ATTEMPTS = 1
 DEFAULT_MAX_BODY_MB = 16
 DEFAULT_MEMORY_MAX_AGE = 10.0
+DEFAULT_BREAKER_THRESHOLD = 3
+DEFAULT_BREAKER_COOLDOWN = 30.0
+DEFAULT_LARGE_OBJECT_PREFIX = "lambda-http-cache/"
 TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 # Namespaces begin every table key ("<namespace>:...") and the CDK construct grants each
 # function only the keys of its own (dynamodb:LeadingKeys "<namespace>:*"): no separator, no
@@ -191,7 +194,7 @@ class CacheConfig:
     key_secret: str | None = field(default=None, repr=False)
     # Bodies too large for an item even compressed go to this S3 bucket (off when None).
     large_object_bucket: str | None = None
-    large_object_prefix: str = "lambda-http-cache/"
+    large_object_prefix: str = DEFAULT_LARGE_OBJECT_PREFIX
     # Observability: one metrics document per invocation, in this CloudWatch namespace, with
     # the dimension service (default: POWERTOOLS_SERVICE_NAME, else the cache namespace).
     metrics: bool = True
@@ -200,8 +203,8 @@ class CacheConfig:
     tracing: bool = True
     # Failure handling: each DynamoDB call is bounded by the timeouts; a failed cache call is
     # a miss, so retrying it would only add latency before the origin answers anyway.
-    breaker_threshold: int = 3
-    breaker_cooldown: float = 30.0
+    breaker_threshold: int = DEFAULT_BREAKER_THRESHOLD
+    breaker_cooldown: float = DEFAULT_BREAKER_COOLDOWN
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     read_timeout: float = DEFAULT_READ_TIMEOUT
     max_attempts: int = DEFAULT_MAX_ATTEMPTS

@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
+from .config import DEFAULT_LARGE_OBJECT_PREFIX
+
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 else:
@@ -23,7 +25,9 @@ else:
 
 
 class LargeObjectStore:
-    def __init__(self, client: S3Client, bucket: str, prefix: str = "lambda-http-cache/") -> None:
+    def __init__(
+        self, client: S3Client, bucket: str, prefix: str = DEFAULT_LARGE_OBJECT_PREFIX
+    ) -> None:
         self.client = client
         self.bucket = bucket
         self.prefix = prefix

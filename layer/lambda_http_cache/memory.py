@@ -13,6 +13,7 @@ import time
 from collections import OrderedDict
 from datetime import UTC, datetime
 
+from .config import DEFAULT_MEMORY_MAX_AGE
 from .item import Alias, Entry
 
 Cached = Entry | Alias
@@ -22,7 +23,7 @@ class MemoryTier:
     """``max_age``: seconds an entry is served from memory before the table is read again, so
     that what other containers change (an invalidation, a newer response) is seen within it."""
 
-    def __init__(self, max_bytes: int, max_age: float = 10.0) -> None:
+    def __init__(self, max_bytes: int, max_age: float = DEFAULT_MEMORY_MAX_AGE) -> None:
         self.max_bytes = max_bytes
         self.max_age = max_age
         # One entry may take at most a quarter of the tier, so one big body cannot flush it.

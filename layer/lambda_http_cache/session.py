@@ -12,8 +12,6 @@ from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import boto3
-from botocore.exceptions import NoRegionError
 from requests import PreparedRequest, Response, Session
 from requests.hooks import dispatch_hook
 from requests.sessions import merge_setting as _merge_setting
@@ -26,10 +24,8 @@ from requests_cache.session import CachedSession, CacheMixin, get_504_response
 
 from .after_response import AfterResponse
 from .backend import DynamoDbCache
-from .breaker import CircuitBreaker
-from .config import CacheConfig, ConfigError
+from .config import CacheConfig
 from .coordination import Flights, follower_wait, lease_seconds, refresh_early, wait_plan
-from .large_objects import LargeObjectStore
 from .observability import Tracing, log_decision
 from .policy import (
     DEFAULT_STATUSES,
@@ -40,7 +36,6 @@ from .policy import (
     request_headers,
 )
 from .stats import CacheStats
-from .table import bounded_config, make_client, region_fallback
 
 if TYPE_CHECKING:
     from requests.sessions import _Settings
@@ -81,12 +76,13 @@ class CachedHttpSession(CachedSession, OriginSession):
         *args: Any,
         stats: CacheStats | None = None,
         tracing: Tracing | None = None,
-        heuristic: bool = True,
-        coalesce: bool = True,
-        leases: bool = True,
-        stale_while_revalidate: bool = True,
-        stale_window: int = 0,
-        early_refresh: float = 0.0,
+        # Defaults are CacheConfig's (one place for every default).
+        heuristic: bool = not CacheConfig.standards_mode,
+        coalesce: bool = CacheConfig.coalesce,
+        leases: bool = CacheConfig.leases,
+        stale_while_revalidate: bool = CacheConfig.stale_while_revalidate,
+        stale_window: int = CacheConfig.stale_window,
+        early_refresh: float = CacheConfig.early_refresh,
         **kwargs: Any,
     ) -> None:
         # Probabilistic early refresh (coordination.refresh_early): its beta, 0 is off.
@@ -501,46 +497,7 @@ def build_session(config: CacheConfig) -> CachedHttpSession:
     tracing = Tracing(enabled=config.tracing)
     backend: BaseCache
     if config.enabled:
-        try:
-            client = make_client(
-                config=bounded_config(
-                    config.connect_timeout, config.read_timeout, config.max_attempts
-                )
-            )
-        except NoRegionError:
-            raise ConfigError(
-                "AWS_DEFAULT_REGION",
-                "no AWS region is configured (AWS_DEFAULT_REGION or AWS_REGION; Lambda sets both)",
-            ) from None
-        large_objects = None
-        if config.large_object_bucket:
-            s3 = boto3.client(
-                "s3",
-                region_name=region_fallback().get("region_name"),
-                config=bounded_config(
-                    config.connect_timeout, config.read_timeout, config.max_attempts
-                ),
-            )
-            large_objects = LargeObjectStore(
-                s3, config.large_object_bucket, config.large_object_prefix
-            )
-        backend = DynamoDbCache(
-            config.table_name,
-            create_table=config.create_table,
-            ttl=config.ttl,
-            connection=client,
-            namespace=config.namespace,
-            consistent_read=config.consistent_read,
-            memory_cache_bytes=int(config.memory_cache_mb * 1024 * 1024),
-            memory_max_age=config.memory_max_age,
-            max_body_bytes=int(config.max_body_mb * 1024 * 1024),
-            store_private=config.store_private,
-            key_secret=config.key_secret,
-            breaker=CircuitBreaker(config.breaker_threshold, config.breaker_cooldown),
-            stats=stats,
-            tracing=tracing,
-            large_objects=large_objects,
-        )
+        backend = DynamoDbCache.from_config(config, stats=stats, tracing=tracing)
     else:
         backend = BaseCache()
     session = CachedHttpSession(

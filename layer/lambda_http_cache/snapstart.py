@@ -19,35 +19,31 @@ from requests import Session
 logger = logging.getLogger(__name__)
 
 
-def drop_connections(session: Session) -> None:
-    """Close every pooled connection of the session and of its DynamoDB client; the next
-    request opens new ones."""
-    for adapter in session.adapters.values():
-        adapter.close()
-    backend = getattr(session, "cache", None)
-    table = getattr(backend, "table", None)
-    large_objects = getattr(backend, "large_objects", None)
-    for client in (getattr(table, "client", None), getattr(large_objects, "client", None)):
-        endpoint = getattr(client, "_endpoint", None)
-        http_session = getattr(endpoint, "http_session", None)
-        if http_session is not None:
-            http_session.close()
-
-
 def before_snapshot(session: Session) -> None:
-    drop_connections(session)
+    _drop_connections(session, "drop_connections")
 
 
 def after_restore(session: Session) -> None:
-    drop_connections(session)
-    backend = getattr(session, "cache", None)
-    for name in ("breaker", "large_object_breaker"):
-        breaker = getattr(backend, name, None)
-        if breaker is not None:
-            breaker.success()  # a failure streak from before the snapshot says nothing now
+    """New connections everywhere, and the breakers and counters start afresh: the cache's
+    storage does its part (``DynamoDbCache.after_restore``)."""
+    _drop_connections(session, "after_restore")
     stats = getattr(session, "stats", None)
     if stats is not None:
         stats.drain()
+
+
+def _drop_connections(session: Session, cache_hook: str) -> None:
+    """Close the session's pooled connections to origins, and ask its cache (if it has the
+    hook) to close its own; a hook never fails the snapshot or the restore."""
+    for adapter in session.adapters.values():
+        adapter.close()
+    hook = getattr(getattr(session, "cache", None), cache_hook, None)
+    if hook is None:
+        return
+    try:
+        hook()
+    except Exception as error:
+        logger.warning("SnapStart hook %s of the cache failed: %r", cache_hook, error)
 
 
 def register(session: Session) -> bool:
