@@ -37,14 +37,8 @@ def cached_session(table_name: str, **settings: Any) -> CachedHttpSession:
 
 def scan_all(client: Any, table_name: str) -> list[dict[str, Any]]:
     """Every item of the table, all pages."""
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"TableName": table_name}
-    while True:
-        page = client.scan(**kwargs)
-        items.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    pages = client.get_paginator("scan").paginate(TableName=table_name)
+    return [item for page in pages for item in page["Items"]]
 
 
 def encode_response(table_key: str, namespace: str, response: CachedResponse) -> Item:
