@@ -28,9 +28,9 @@ function as ``HTTP_CACHE_KEY_SECRET`` through a CloudFormation dynamic reference
 deploy time: the value is in no template, and the function needs no Secrets Manager grant).
 
 By default the construct also adds a CloudWatch dashboard and two alarms over the metrics the
-library publishes (``monitoring=False`` leaves them out). The metric names are mirrored here
-from ``lambda_http_cache.observability`` so that this file needs nothing but aws-cdk-lib; the
-tests keep both lists equal.
+library publishes: an :class:`http_cache_monitoring.HttpCacheMonitoring`, the module beside
+this one, which also holds the metric names (``monitoring=False`` leaves them out). Both files
+need nothing but aws-cdk-lib.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct, IConstruct
+from http_cache_monitoring import MONITORING_PERIOD, HttpCacheMonitoring, cache_metric
 
 # The DynamoDB actions a function using the library needs at run time: the one place they are
 # listed. The tests check every function role against this tuple.
@@ -93,41 +94,6 @@ BUILD_SCRIPT = PROJECT_ROOT / "scripts" / "build_layer.py"
 LAYER_MANIFEST = "layer-manifest.json"
 
 ARCHITECTURES = {"x86_64": lambda_.Architecture.X86_64, "arm64": lambda_.Architecture.ARM_64}
-
-# The metrics the library publishes in CloudWatch's embedded metric format: namespace, the one
-# dimension, and the names (lambda_http_cache.observability.COUNT_METRICS and LATENCY_METRICS,
-# keyed the same way). Mirrored, not imported: this file must not need the library.
-METRICS_NAMESPACE = "LambdaHttpCache"
-METRICS_DIMENSION = "service"
-COUNT_METRICS: dict[str, str] = {
-    "hits": "CacheHits",
-    "misses": "CacheMisses",
-    "memory_hits": "CacheMemoryHits",
-    "errors": "CacheErrors",
-    "oversize": "CacheOversizeSkips",
-    "bypassed": "CacheBypassed",
-    "not_stored": "CacheNotStored",
-    "unreadable": "CacheUnreadableItems",
-    "bytes_served": "CacheBytesServed",
-    "coalesced": "CacheCoalesced",
-    "leases_won": "CacheLeasesWon",
-    "leases_lost": "CacheLeasesLost",
-    "leases_expired": "CacheLeasesExpired",
-    "stale_served": "CacheStaleServed",
-    "refreshes": "CacheRefreshes",
-}
-LATENCY_METRICS: dict[str, str] = {"cache": "CacheLatency", "origin": "OriginLatency"}
-
-# The alarms (README, "Dashboard and alarms"). Cache failure rate: failed or skipped cache
-# calls (CacheErrors + CacheBypassed) per 100 cacheable requests (CacheHits + CacheMisses),
-# above the threshold in 2 of 3 consecutive 5-minute periods. Throttling: any throttled
-# GetItem or PutItem on the table in a 5-minute period. No data is not breaching for either.
-MONITORING_PERIOD = Duration.minutes(5)
-ERROR_RATE_THRESHOLD_PERCENT = 5
-ERROR_RATE_EVALUATION_PERIODS = 3
-ERROR_RATE_DATAPOINTS_TO_ALARM = 2
-THROTTLE_THRESHOLD = 0  # alarms when the sum over a period is greater than this
-THROTTLE_OPERATIONS: tuple[str, ...] = ("GetItem", "PutItem")
 
 # The optional S3 bucket for bodies too large for an item even compressed: the only S3 calls
 # the library makes, on "<prefix><namespace>/<sha256>" (lambda_http_cache.large_objects).
@@ -383,7 +349,10 @@ class HttpCache(Construct):
             it as ``HTTP_CACHE_SERVICE`` on every function, and the dashboard and alarms
             watch it. Default: the table name, so one cache is one set of metrics.
         monitoring: Whether to add the CloudWatch dashboard and the two alarms (cache
-            failure rate, table throttling). Default: True.
+            failure rate, table throttling), an :class:`HttpCacheMonitoring` of the table
+            and ``metrics_service`` (:attr:`monitoring`; :attr:`dashboard`,
+            :attr:`error_rate_alarm`, :attr:`throttle_alarm` and :attr:`alarms` are its).
+            Default: True.
         large_object_bucket: Whether to create an S3 bucket for bodies too large for an item
             even compressed; ``attach`` then points functions at it and grants
             :data:`LARGE_OBJECT_ACTIONS` on ``large_object_prefix``. Default: False.
@@ -466,12 +435,22 @@ class HttpCache(Construct):
         if large_object_bucket:
             self.bucket = self._large_object_bucket(large_object_expiry_days)
 
+        self.monitoring: HttpCacheMonitoring | None = None
         self.dashboard: cloudwatch.Dashboard | None = None
         self.error_rate_alarm: cloudwatch.Alarm | None = None
         self.throttle_alarm: cloudwatch.Alarm | None = None
         self.alarms: list[cloudwatch.Alarm] = []
         if monitoring:
-            self._monitoring()
+            # The id "Default" leaves the dashboard's and the alarms' logical ids as they were
+            # when this construct made them itself: a new id would replace them on the next
+            # deploy (a new dashboard name, the alarms' history lost).
+            self.monitoring = HttpCacheMonitoring(
+                self, "Default", table=self.table, metrics_service=self.metrics_service
+            )
+            self.dashboard = self.monitoring.dashboard
+            self.error_rate_alarm = self.monitoring.error_rate_alarm
+            self.throttle_alarm = self.monitoring.throttle_alarm
+            self.alarms = list(self.monitoring.alarms)
 
     def _publish(
         self,
@@ -642,191 +621,8 @@ class HttpCache(Construct):
         period: Duration = MONITORING_PERIOD,
     ) -> cloudwatch.Metric:
         """One of the library's metrics (``CacheHits``, ``CacheLatency``...) for the functions
-        attached to this cache: namespace ``LambdaHttpCache``, dimension ``service``."""
-        if name not in {*COUNT_METRICS.values(), *LATENCY_METRICS.values()}:
-            raise ValueError(f"{name!r} is not a metric the library publishes")
-        return cloudwatch.Metric(
-            namespace=METRICS_NAMESPACE,
-            metric_name=name,
-            dimensions_map={METRICS_DIMENSION: self.metrics_service},
-            statistic=statistic,
-            label=label or name,
-            period=period,
+        attached to this cache: namespace ``LambdaHttpCache``, dimension ``service``. There
+        with or without ``monitoring``."""
+        return cache_metric(
+            name, self.metrics_service, statistic=statistic, label=label, period=period
         )
-
-    def _table_metric(self, name: str, operation: str | None = None) -> cloudwatch.Metric:
-        dimensions = {"TableName": self.table.table_name}
-        label = name
-        if operation is not None:
-            dimensions["Operation"] = operation
-            label = f"{operation} {name}"
-        return self.table.metric(
-            name,
-            dimensions_map=dimensions,
-            statistic=cloudwatch.Stats.SUM,
-            label=label,
-            period=MONITORING_PERIOD,
-        )
-
-    def _monitoring(self) -> None:
-        hits = self.metric(COUNT_METRICS["hits"])
-        misses = self.metric(COUNT_METRICS["misses"])
-        memory_hits = self.metric(COUNT_METRICS["memory_hits"])
-        errors = self.metric(COUNT_METRICS["errors"])
-        bypassed = self.metric(COUNT_METRICS["bypassed"])
-        oversize = self.metric(COUNT_METRICS["oversize"])
-
-        hit_ratio = cloudwatch.MathExpression(
-            expression="100 * hits / (hits + misses)",
-            using_metrics={"hits": hits, "misses": misses},
-            label="Hit ratio (%)",
-            period=MONITORING_PERIOD,
-        )
-        memory_ratio = cloudwatch.MathExpression(
-            expression="100 * memory / hits",
-            using_metrics={"memory": memory_hits, "hits": hits},
-            label="Memory-tier share of hits (%)",
-            period=MONITORING_PERIOD,
-        )
-        # Failed or skipped cache calls per 100 cacheable requests; 0 without requests.
-        failure_rate = cloudwatch.MathExpression(
-            expression=("IF((hits + misses) > 0, 100 * (errors + bypassed) / (hits + misses), 0)"),
-            using_metrics={"hits": hits, "misses": misses, "errors": errors, "bypassed": bypassed},
-            label="Failed or skipped cache calls per 100 requests",
-            period=MONITORING_PERIOD,
-        )
-        throttles = [self._table_metric("ThrottledRequests", op) for op in THROTTLE_OPERATIONS]
-        throttle_ids = [f"{op.lower()}" for op in THROTTLE_OPERATIONS]
-        throttled = cloudwatch.MathExpression(
-            expression=" + ".join(f"FILL({i}, 0)" for i in throttle_ids),
-            using_metrics=dict(zip(throttle_ids, throttles, strict=True)),
-            label="Throttled GetItem + PutItem",
-            period=MONITORING_PERIOD,
-        )
-
-        error_rate_alarm = failure_rate.create_alarm(
-            self,
-            "CacheFailureRateAlarm",
-            threshold=ERROR_RATE_THRESHOLD_PERCENT,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=ERROR_RATE_EVALUATION_PERIODS,
-            datapoints_to_alarm=ERROR_RATE_DATAPOINTS_TO_ALARM,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            alarm_description=(
-                f"lambda-http-cache ({self.metrics_service}): more than "
-                f"{ERROR_RATE_THRESHOLD_PERCENT} failed or skipped cache calls "
-                f"(CacheErrors + CacheBypassed) per 100 cacheable requests in "
-                f"{ERROR_RATE_DATAPOINTS_TO_ALARM} of {ERROR_RATE_EVALUATION_PERIODS} "
-                "5-minute periods. Requests still succeed (a failure is a miss) but go to the "
-                "origin: see the functions' WARNING logs for the cause."
-            ),
-        )
-        throttle_alarm = throttled.create_alarm(
-            self,
-            "TableThrottleAlarm",
-            threshold=THROTTLE_THRESHOLD,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            alarm_description=(
-                f"lambda-http-cache ({self.metrics_service}): the cache table throttled "
-                "GetItem or PutItem calls in the last 5 minutes. Each is a miss or an "
-                "uncached response: look for a hot key or a traffic spike."
-            ),
-        )
-        self.error_rate_alarm = error_rate_alarm
-        self.throttle_alarm = throttle_alarm
-        self.alarms = [error_rate_alarm, throttle_alarm]
-
-        latency = [
-            self.metric(LATENCY_METRICS[kind], statistic=stat, label=f"{what} {stat}")
-            for kind, what in (("cache", "Cache call"), ("origin", "Origin request"))
-            for stat in ("p50", "p99")
-        ]
-        dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(3))
-        dashboard.add_widgets(
-            cloudwatch.TextWidget(
-                markdown=(
-                    f"## lambda-http-cache: `{self.metrics_service}`\n"
-                    f"Metrics `{METRICS_NAMESPACE}` with `{METRICS_DIMENSION}="
-                    f"{self.metrics_service}`, from every function attached to this cache. "
-                    "Paying off: a high hit ratio, cache calls far faster than origin "
-                    "requests. Hurting: failures, bypasses, throttles. The project README's "
-                    '"Dashboard and alarms" explains each graph.'
-                ),
-                width=24,
-                height=2,
-            ),
-        )
-        dashboard.add_widgets(
-            cloudwatch.GraphWidget(
-                title="Hit ratio (%) and cacheable requests",
-                left=[hit_ratio],
-                right=[hits, misses],
-                left_y_axis=cloudwatch.YAxisProps(min=0, max=100, label="%", show_units=False),
-                right_y_axis=cloudwatch.YAxisProps(min=0, label="requests", show_units=False),
-                width=8,
-            ),
-            cloudwatch.GraphWidget(
-                title="Memory-tier share of hits (%)",
-                left=[memory_ratio],
-                left_y_axis=cloudwatch.YAxisProps(min=0, max=100, label="%", show_units=False),
-                width=8,
-            ),
-            cloudwatch.GraphWidget(
-                title="Latency (ms): cache calls vs origin requests, p50 and p99",
-                left=latency,
-                left_y_axis=cloudwatch.YAxisProps(min=0, label="ms", show_units=False),
-                width=8,
-            ),
-        )
-        dashboard.add_widgets(
-            cloudwatch.GraphWidget(
-                title="Cache failure rate: failed or skipped calls per 100 requests",
-                left=[failure_rate],
-                left_annotations=[
-                    cloudwatch.HorizontalAnnotation(
-                        value=ERROR_RATE_THRESHOLD_PERCENT, label="alarm threshold"
-                    )
-                ],
-                left_y_axis=cloudwatch.YAxisProps(min=0, show_units=False),
-                width=8,
-            ),
-            cloudwatch.GraphWidget(
-                title="Cache errors and breaker bypasses",
-                left=[errors, bypassed],
-                left_y_axis=cloudwatch.YAxisProps(min=0, show_units=False),
-                width=8,
-            ),
-            cloudwatch.GraphWidget(
-                title="Oversize responses not cached",
-                left=[oversize],
-                left_y_axis=cloudwatch.YAxisProps(min=0, show_units=False),
-                width=8,
-            ),
-        )
-        dashboard.add_widgets(
-            cloudwatch.GraphWidget(
-                title="Table: consumed read and write capacity units",
-                left=[
-                    self.table.metric_consumed_read_capacity_units(
-                        label="Read units", period=MONITORING_PERIOD
-                    ),
-                    self.table.metric_consumed_write_capacity_units(
-                        label="Write units", period=MONITORING_PERIOD
-                    ),
-                ],
-                left_y_axis=cloudwatch.YAxisProps(min=0, show_units=False),
-                width=12,
-            ),
-            cloudwatch.GraphWidget(
-                title="Table: throttled GetItem and PutItem",
-                left=throttles,
-                left_y_axis=cloudwatch.YAxisProps(min=0, show_units=False),
-                width=12,
-            ),
-        )
-        dashboard.add_widgets(
-            cloudwatch.AlarmStatusWidget(alarms=list(self.alarms), title="Alarms", width=24)
-        )
-        self.dashboard = dashboard

@@ -36,17 +36,30 @@ def layer_dir(factory: pytest.TempPathFactory, name: str = "layer") -> Path:
     return _layer_dirs[name]
 
 
-def cdk_modules() -> tuple[ModuleType, ModuleType]:
-    """The app's modules ``http_cache_construct`` and ``http_cache_stacks``, imported with
-    cdk/ on the path as ``python cdk/app.py`` has it."""
+def _cdk_on_path() -> None:
+    """cdk/ on the path as ``python cdk/app.py`` has it (its modules import each other as
+    top-level modules)."""
     # Quiet jsii's end-of-life banner for Node 20 in the Node processes started from here on.
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     if str(CDK_DIR) not in sys.path:
         sys.path.insert(0, str(CDK_DIR))
+
+
+def cdk_modules() -> tuple[ModuleType, ModuleType]:
+    """The app's modules ``http_cache_construct`` and ``http_cache_stacks``."""
+    _cdk_on_path()
     import http_cache_construct
     import http_cache_stacks
 
     return http_cache_construct, http_cache_stacks
+
+
+def monitoring_module() -> ModuleType:
+    """The module ``http_cache_monitoring``: the dashboard and alarms, and the metric names."""
+    _cdk_on_path()
+    import http_cache_monitoring
+
+    return http_cache_monitoring
 
 
 @dataclass

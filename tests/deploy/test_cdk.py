@@ -34,11 +34,13 @@ from tests.deploy.cdk_support import (
     Synthesis,
     cdk_modules,
     layer_dir,
+    monitoring_module,
     options_synthesis,
     synthesis,
 )
 
 construct, stacks = cdk_modules()
+monitoring = monitoring_module()
 
 EXAMPLE_TEMPLATE = ROOT / "examples" / "http_cache_table.yaml"
 # CDK writes DependsOn on a function's role although its GetAtt already orders them.
@@ -1007,7 +1009,7 @@ def test_the_construct_in_another_app(tmp_path_factory: pytest.TempPathFactory) 
     services = {
         m["dimensions"].get("service")
         for m in dashboard_metrics(dashboard_body(template))
-        if m.get("namespace") == construct.METRICS_NAMESPACE
+        if m.get("namespace") == monitoring.METRICS_NAMESPACE
     }
     assert services == {"my_cache"}
 
@@ -1034,9 +1036,9 @@ def test_the_construct_names_the_metrics_and_settings_the_library_uses(
 ) -> None:
     from lambda_http_cache import config, observability
 
-    assert {k: v[0] for k, v in observability.COUNT_METRICS.items()} == construct.COUNT_METRICS
-    assert construct.LATENCY_METRICS == observability.LATENCY_METRICS
-    assert construct.METRICS_NAMESPACE == config.DEFAULT_METRICS_NAMESPACE
+    assert {k: v[0] for k, v in observability.COUNT_METRICS.items()} == monitoring.COUNT_METRICS
+    assert monitoring.LATENCY_METRICS == observability.LATENCY_METRICS
+    assert monitoring.METRICS_NAMESPACE == config.DEFAULT_METRICS_NAMESPACE
     assert config.ENVIRONMENT["table_name"][0] == construct.TABLE_ENV
     assert config.ENVIRONMENT["namespace"][0] == construct.NAMESPACE_ENV
     assert config.ENVIRONMENT["key_secret"][0] == construct.KEY_SECRET_ENV
@@ -1046,24 +1048,24 @@ def test_the_construct_names_the_metrics_and_settings_the_library_uses(
     defaults = config.CacheConfig(namespace="n")
     assert defaults.large_object_prefix == construct.DEFAULT_LARGE_OBJECT_PREFIX
     # What the library prints: the namespace, and the one dimension with its value.
-    publisher = observability.MetricsPublisher(construct.METRICS_NAMESPACE, "svc")
+    publisher = observability.MetricsPublisher(monitoring.METRICS_NAMESPACE, "svc")
     publisher.publish({"hits": 1}, {"cache": [1.5], "origin": [30.0]})
     (document,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     (directive,) = document["_aws"]["CloudWatchMetrics"]
-    assert directive["Namespace"] == construct.METRICS_NAMESPACE
-    assert directive["Dimensions"] == [[construct.METRICS_DIMENSION]]
-    assert document[construct.METRICS_DIMENSION] == "svc"
+    assert directive["Namespace"] == monitoring.METRICS_NAMESPACE
+    assert directive["Dimensions"] == [[monitoring.METRICS_DIMENSION]]
+    assert document[monitoring.METRICS_DIMENSION] == "svc"
     assert {m["Name"] for m in directive["Metrics"]} == {
-        *construct.COUNT_METRICS.values(),
-        *construct.LATENCY_METRICS.values(),
+        *monitoring.COUNT_METRICS.values(),
+        *monitoring.LATENCY_METRICS.values(),
     }
 
 
 def test_the_dashboard_shows_the_documented_metrics(main: dict[str, Any]) -> None:
     table_id, _ = only(main, "AWS::DynamoDB::Table")
     metrics = dashboard_metrics(dashboard_body(main))
-    library = [m for m in metrics if m.get("namespace") == construct.METRICS_NAMESPACE]
-    published = {*construct.COUNT_METRICS.values(), *construct.LATENCY_METRICS.values()}
+    library = [m for m in metrics if m.get("namespace") == monitoring.METRICS_NAMESPACE]
+    published = {*monitoring.COUNT_METRICS.values(), *monitoring.LATENCY_METRICS.values()}
     names = {m["name"] for m in library}
     assert names <= published  # no name the library does not publish
     assert names >= {
@@ -1077,7 +1079,7 @@ def test_the_dashboard_shows_the_documented_metrics(main: dict[str, Any]) -> Non
         "OriginLatency",
     }
     assert {tuple(m["dimensions"].items()) for m in library} == {(("service", "http_cache"),)}
-    for name in construct.LATENCY_METRICS.values():
+    for name in monitoring.LATENCY_METRICS.values():
         assert {m["stat"] for m in library if m["name"] == name} == {"p50", "p99"}
     expressions = {m["expression"] for m in metrics if "expression" in m}
     assert "100 * hits / (hits + misses)" in expressions
@@ -1106,7 +1108,7 @@ def test_the_alarms_watch_the_failure_rate_and_table_throttling(main: dict[str, 
     (throttle,) = [a for k, a in alarms.items() if "Throttle" in k]
 
     properties = failure["Properties"]
-    assert properties["Threshold"] == construct.ERROR_RATE_THRESHOLD_PERCENT == 5
+    assert properties["Threshold"] == monitoring.ERROR_RATE_THRESHOLD_PERCENT == 5
     assert properties["ComparisonOperator"] == "GreaterThanThreshold"
     assert properties["EvaluationPeriods"] == 3
     assert properties["DatapointsToAlarm"] == 2
@@ -1125,7 +1127,7 @@ def test_the_alarms_watch_the_failure_rate_and_table_throttling(main: dict[str, 
         assert (metric["Period"], metric["Stat"]) == (300, "Sum")
 
     properties = throttle["Properties"]
-    assert properties["Threshold"] == construct.THROTTLE_THRESHOLD == 0
+    assert properties["Threshold"] == monitoring.THROTTLE_THRESHOLD == 0
     assert properties["ComparisonOperator"] == "GreaterThanThreshold"
     assert properties["EvaluationPeriods"] == 1
     assert properties["TreatMissingData"] == "notBreaching"
@@ -1163,6 +1165,63 @@ def test_every_function_reports_under_the_service_the_alarms_watch(synth: Synthe
 def test_without_monitoring_there_is_no_dashboard_or_alarm(options: dict[str, Any]) -> None:
     assert of_type(options, "AWS::CloudWatch::Dashboard") == {}
     assert of_type(options, "AWS::CloudWatch::Alarm") == {}
+
+
+def test_the_dashboard_and_alarms_keep_their_logical_ids(main: dict[str, Any]) -> None:
+    """HttpCacheMonitoring makes them now, under HttpCache: with other logical ids, the next
+    deploy would replace them (another dashboard name, the alarms' history lost)."""
+    found = {k for k, r in main["Resources"].items() if r["Type"].startswith("AWS::CloudWatch::")}
+    assert found == {
+        "HttpCacheCacheFailureRateAlarm31728F8B",
+        "HttpCacheTableThrottleAlarmB14BB04A",
+        "HttpCacheDashboard78979228",
+    }
+
+
+def test_the_monitoring_construct_watches_a_table_it_does_not_own() -> None:
+    templates = {}
+    for service in (None, "custom-service"):
+        stack = Stack(App(), "Watcher")
+        table = dynamodb.Table.from_table_name(stack, "Table", "shared_cache")
+        watcher = monitoring.HttpCacheMonitoring(
+            stack, "Monitoring", table=table, metrics_service=service
+        )
+        # By default the table's name: what attach and grant_cache_access set.
+        assert watcher.metrics_service == (service or "shared_cache")
+        assert watcher.alarms == [watcher.error_rate_alarm, watcher.throttle_alarm]
+        templates[watcher.metrics_service] = Template.from_stack(stack).to_json()
+    for service, template in templates.items():
+        assert of_type(template, "AWS::DynamoDB::Table") == {}
+        metrics = dashboard_metrics(dashboard_body(template))
+        library = [m for m in metrics if m.get("namespace") == monitoring.METRICS_NAMESPACE]
+        assert {m["dimensions"]["service"] for m in library} == {service}
+        table = [m for m in metrics if m.get("namespace") == "AWS/DynamoDB"]
+        assert {m["dimensions"]["TableName"] for m in table} == {"shared_cache"}
+        alarms = of_type(template, "AWS::CloudWatch::Alarm")
+        assert len(alarms) == 2
+        watched = {
+            (m["MetricStat"]["Metric"]["Namespace"], d["Name"], d["Value"])
+            for alarm in alarms.values()
+            for m in alarm["Properties"]["Metrics"]
+            if "MetricStat" in m
+            for d in m["MetricStat"]["Metric"]["Dimensions"]
+            if d["Name"] != "Operation"
+        }
+        assert watched == {
+            (monitoring.METRICS_NAMESPACE, "service", service),
+            ("AWS/DynamoDB", "TableName", "shared_cache"),
+        }
+
+
+def test_a_metric_is_one_the_library_publishes() -> None:
+    metric = monitoring.cache_metric("CacheErrors", "svc", statistic="p99", label="errors")
+    assert metric.namespace == monitoring.METRICS_NAMESPACE
+    assert metric.metric_name == "CacheErrors"
+    assert metric.dimensions == {monitoring.METRICS_DIMENSION: "svc"}
+    assert (metric.statistic, metric.label) == ("p99", "errors")
+    assert metric.period.to_seconds() == 300
+    with pytest.raises(ValueError, match="'CacheHit' is not a metric the library publishes"):
+        monitoring.cache_metric("CacheHit", "svc")
 
 
 def test_a_function_can_keep_its_own_metrics_service(options: dict[str, Any]) -> None:
