@@ -1,38 +1,28 @@
-"""The cache admin command, ``python -m lambda_http_cache``: what is in the table, one entry as
-the console would show it, and deleting entries (one, the expired ones, a namespace, all).
+"""The admin commands: their arguments, and what each one reads or deletes, as data.
 
-It speaks only DynamoDB's data plane (GetItem, DeleteItem, Scan, BatchWriteItem) and works the
-same against a real table and a local server: the endpoint and region are boto3's own
-(``AWS_ENDPOINT_URL_DYNAMODB``, ``AWS_REGION``) unless given. Scans read every page. Request
-keys are computed by the library's backend (``DynamoDbCache.create_key``), never here, so the
-command follows the library's key derivation. Items this library cannot read (foreign or
-corrupt) are counted as unreadable, never fatal: ``purge --expired`` leaves them, ``clear``
-and ``purge --namespace`` remove them.
+Nothing here prints. A command gets its parsed arguments and an :class:`Interaction` (progress
+lines and the confirmation of a delete, which :mod:`.output` implements on a terminal) and
+returns a report; :mod:`.output` shows it as text or JSON, and its :attr:`~Report.status` is
+the exit status.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
-import json
 import os
-import re
-import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Protocol
 
 import boto3
 import requests
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
 
-from .backend import DynamoDbCache
-from .config import DEFAULT_NAMESPACE, DEFAULT_TABLE, ConfigError, validate_namespace
-from .item import (
+from ..backend import DynamoDbCache
+from ..config import DEFAULT_NAMESPACE, DEFAULT_TABLE, ConfigError, validate_namespace
+from ..item import (
     KIND_LEASE,
     KIND_REDIRECT,
     KIND_TOMBSTONE,
@@ -41,9 +31,9 @@ from .item import (
     item_kind,
     item_size,
 )
-from .item import Entry as ItemEntry
-from .large_objects import LargeObjectStore
-from .table import CacheTable, attribute, error_code
+from ..item import Entry as ItemEntry
+from ..large_objects import LargeObjectStore
+from ..table import CacheTable, attribute
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -59,6 +49,40 @@ UNREADABLE_EXAMPLES = 5
 
 class Refused(Exception):
     """A destructive command was not confirmed."""
+
+
+class UsageError(Exception):
+    """The arguments, though parsed, ask for nothing the command can do."""
+
+
+# What a command needs from whoever runs it --------------------------------------------------
+
+
+class Progress(Protocol):
+    """Counts items read; may show the count."""
+
+    def tick(self) -> None: ...
+
+    def done(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a ``purge`` or ``clear`` deletes: the expired items, a namespace's items, both
+    (the expired items of a namespace), or neither (every item of the table)."""
+
+    expired: bool = False
+    namespace: str | None = None
+
+
+class Interaction(Protocol):
+    """Progress lines while reading, and the confirmation before deleting."""
+
+    def progress(self, label: str) -> Progress: ...
+
+    def can_confirm(self) -> bool: ...
+
+    def confirm(self, count: int, selection: Selection, table: str) -> bool: ...
 
 
 # Reading items ----------------------------------------------------------------------------
@@ -127,42 +151,6 @@ def _ttl(item: dict[str, Any]) -> int | None:
         return None
 
 
-class Progress:
-    """Items read so far, to stderr: every ``every`` items and at least every few seconds."""
-
-    def __init__(self, label: str, stream: TextIO, *, enabled: bool, every: int) -> None:
-        self.label = label
-        self.stream = stream
-        self.enabled = enabled
-        self.every = max(every, 1)
-        self.count = 0
-        self.shown = False
-        self.started = self.last = time.monotonic()
-
-    def tick(self) -> None:
-        self.count += 1
-        if not self.enabled:
-            return
-        if self.count % self.every == 0 or time.monotonic() - self.last >= PROGRESS_INTERVAL:
-            self._show(final=False)
-
-    def done(self) -> None:
-        if self.enabled and self.shown:  # a short scan stays silent
-            self._show(final=True)
-
-    def _show(self, *, final: bool) -> None:
-        self.last = time.monotonic()
-        elapsed = self.last - self.started
-        state = "done" if final else "so far"
-        line = f"{self.label}: {self.count:,} items read {state} ({elapsed:.1f} s)"
-        if self.stream.isatty():
-            self.stream.write("\r" + line + ("\n" if final else ""))
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-        self.shown = True
-
-
 def scan(
     table: CacheTable,
     progress: Progress,
@@ -175,6 +163,10 @@ def scan(
         progress.tick()
         yield item
     progress.done()
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 # Statistics -------------------------------------------------------------------------------
@@ -242,8 +234,8 @@ class Stats:
             "expired": self.expired,
             "expired_share": round(self.expired_share, 4),
             "never_expire": self.never_expire,
-            "oldest_created": _iso(self.oldest),
-            "newest_created": _iso(self.newest),
+            "oldest_created": iso(self.oldest),
+            "newest_created": iso(self.newest),
             "namespaces": {
                 name: {"items": count, "size_bytes": self.namespace_sizes[name]}
                 for name, count in sorted(self.namespaces.items())
@@ -254,52 +246,43 @@ class Stats:
         }
 
 
-def cmd_stats(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+@dataclass
+class StatsReport:
+    table: str
+    namespace: str | None
+    stats: Stats
+    now: datetime  # when the scan began: what "expired" and "ago" are judged against
+    status: int = 0
+
+    def document(self) -> dict[str, Any]:
+        return {"table": self.table, "namespace": self.namespace, **self.stats.as_dict()}
+
+
+def cmd_stats(args: argparse.Namespace, ui: Interaction) -> StatsReport:
     table = _table(args)
     now = datetime.now(UTC)
     stats = Stats()
     prefix = f"{args.namespace}:" if args.namespace else None
-    for item in scan(table, _progress(args, err, "stats"), prefix=prefix):
+    for item in scan(table, ui.progress("stats"), prefix=prefix):
         stats.add(classify(item, now))
-    if args.json:
-        document = {"table": table.table_name, "namespace": args.namespace, **stats.as_dict()}
-        print(json.dumps(document, indent=2), file=out)
-        return 0
-    rows = [
-        ("table", table.table_name + (f" (namespace {args.namespace})" if args.namespace else "")),
-        (
-            "items",
-            f"{stats.items:,}: {stats.responses:,} responses, "
-            f"{stats.redirects:,} redirect aliases, {stats.unreadable:,} unreadable"
-            + (f", {stats.markers:,} invalidation and lease markers" if stats.markers else ""),
-        ),
-        (
-            "size",
-            f"{_bytes(stats.size)} ({stats.size:,} bytes), largest item {_bytes(stats.largest)}",
-        ),
-        (
-            "expired",
-            f"{stats.expired:,} of {stats.readable:,} readable ({stats.expired_share:.1%}), "
-            "still stored until DynamoDB's TTL deletes them",
-        ),
-        ("never expire", f"{stats.never_expire:,} responses"),
-        ("oldest", _when(stats.oldest, now)),
-        ("newest", _when(stats.newest, now)),
-    ]
-    for label, value in rows:
-        print(f"{label:<14}{value}", file=out)
-    if stats.namespaces:
-        width = max(len(name) for name in stats.namespaces) + 2
-        print(f"{'namespace':<{width}}{'items':>10}  size", file=out)
-        for name, count in sorted(stats.namespaces.items()):
-            size = _bytes(stats.namespace_sizes[name])
-            print(f"{name:<{width}}{count:>10,}  {size}", file=out)
-    for key, error in stats.unreadable_examples:
-        print(f"unreadable    {key}: {error}", file=out)
-    return 0
+    return StatsReport(table.table_name, args.namespace, stats, now)
 
 
 # One entry --------------------------------------------------------------------------------
+
+
+@dataclass
+class EntryReport:
+    """The entry cached for a request, as plain values (the JSON document ``get`` prints)."""
+
+    entry: dict[str, Any]
+
+    @property
+    def status(self) -> int:
+        return 0 if self.entry["found"] and "error" not in self.entry else 1
+
+    def document(self) -> dict[str, Any]:
+        return self.entry
 
 
 def _lookup(args: argparse.Namespace) -> tuple[DynamoDbCache, str]:
@@ -329,7 +312,7 @@ def _lookup(args: argparse.Namespace) -> tuple[DynamoDbCache, str]:
     return backend, backend.create_key(request)
 
 
-def cmd_get(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def cmd_get(args: argparse.Namespace, ui: Interaction) -> EntryReport:
     backend, key = _lookup(args)
     table_key = backend.responses.table_key(key)
     document: dict[str, Any] = {
@@ -345,7 +328,7 @@ def cmd_get(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         except Exception as error:
             document["found"] = False
             document["error"] = f"unreadable redirect alias: {error}"
-            return _show_entry(args, document, out)
+            return EntryReport(document)
         document["alias_of"] = backend.responses.table_key(alias.target)
         item = backend.table.get(document["alias_of"])
         if item is None:
@@ -358,15 +341,7 @@ def cmd_get(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         document["found"] = True
         document.update(_describe(item, args.max_body, backend.responses.load_entry))
-    return _show_entry(args, document, out)
-
-
-def _show_entry(args: argparse.Namespace, document: dict[str, Any], out: TextIO) -> int:
-    if args.json:
-        print(json.dumps(document, indent=2), file=out)
-    else:
-        _print_entry(document, out)
-    return 0 if document["found"] and "error" not in document else 1
+    return EntryReport(document)
 
 
 def _kind(item: dict[str, Any]) -> str:
@@ -401,8 +376,8 @@ def _describe(
             "url": response.url,
             "status": response.status_code,
             "reason": response.reason,
-            "created": _iso(response.created_at),
-            "expires": _iso(response.expires),
+            "created": iso(response.created_at),
+            "expires": iso(response.expires),
             "fresh": not response.is_expired,
             "ttl": _ttl(item),
             "headers": dict(response.headers),
@@ -425,82 +400,53 @@ def _describe(
     return facts
 
 
-def _print_entry(document: dict[str, Any], out: TextIO) -> None:
-    def row(label: str, value: Any) -> None:
-        print(f"{label:<16}{value}", file=out)
+@dataclass
+class DeleteReport:
+    key: str  # the table key
+    request: str  # "METHOD URL"
+    deleted: bool
 
-    row("request", document["request"])
-    row("key", document["key"])
-    if "alias_of" in document:
-        row("alias of", document["alias_of"])
-    if not document["found"] or "status" not in document:
-        if "attributes" in document:
-            attributes = ", ".join(f"{n} ({t})" for n, t in sorted(document["attributes"].items()))
-            row("attributes", attributes)
-        row("error", document["error"])
-        return
-    now = datetime.now(UTC)
-    row("status", f"{document['status']} {document['reason']}")
-    row("url", f"{document['method']} {document['url']}")
-    row("created", _when(_parse(document["created"]), now))
-    expires = _parse(document["expires"])
-    state = "fresh" if document["fresh"] else "expired"
-    row("expires", f"{_when(expires, now)}, {state}" if expires else f"never, {state}")
-    if document["ttl"] is not None:
-        ttl = datetime.fromtimestamp(document["ttl"], UTC).isoformat()
-        row("ttl", f"{document['ttl']} ({ttl})")
-    row(
-        "body size",
-        f"{document['body_size']:,} bytes raw, {document['body_stored_size']:,} bytes stored "
-        f"({document['body_encoding']}); item {_bytes(document['item_size'])}",
-    )
-    if document["encoding"]:
-        row("encoding", document["encoding"])
-    for hop in document["history"]:
-        row("redirected", f"{hop['status']} {hop['url']}")
-    print("headers", file=out)
-    for name, value in document["headers"].items():
-        print(f"  {name}: {value}", file=out)
-    if document["request_headers"]:
-        print("request headers", file=out)
-        for name, value in document["request_headers"].items():
-            print(f"  {name}: {value}", file=out)
-    if document["body_size"] == 0:
-        print("body: empty", file=out)
-    elif document["body"] is None:
-        more = " ..." if document["body_truncated"] else ""
-        print(f"body: binary, {document['body_size']:,} bytes; first bytes (hex):", file=out)
-        print(document["body_hex_prefix"] + more, file=out)
-    else:
-        cut = " (truncated, see --max-body)" if document["body_truncated"] else ""
-        print(f"body: text{cut}", file=out)
-        print(document["body"], file=out)
+    @property
+    def status(self) -> int:
+        return 0 if self.deleted else 1
+
+    def document(self) -> dict[str, Any]:
+        return {"key": self.key, "deleted": self.deleted}
 
 
-def cmd_delete(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def cmd_delete(args: argparse.Namespace, ui: Interaction) -> DeleteReport:
     backend, key = _lookup(args)
     table_key = backend.responses.table_key(key)
     existed = backend.table.delete(table_key)
-    if args.json:
-        print(json.dumps({"key": table_key, "deleted": existed}), file=out)
-    elif existed:
-        print(f"deleted {table_key} ({args.method} {args.url})", file=out)
-    else:
-        print(f"nothing cached under {table_key} ({args.method} {args.url})", file=out)
-    return 0 if existed else 1
+    return DeleteReport(table_key, f"{args.method} {args.url}", existed)
 
 
 # Deleting many ----------------------------------------------------------------------------
 
 
-def cmd_purge(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+@dataclass
+class PurgeReport:
+    table: str
+    selection: Selection
+    deleted: int
+    unreadable_left: int = 0  # counted only when deleting the expired items
+    status: int = 0
+
+    def document(self) -> dict[str, Any]:
+        document: dict[str, Any] = {"table": self.table, "deleted": self.deleted}
+        if self.selection.expired:
+            document["unreadable_left"] = self.unreadable_left
+        return document
+
+
+def cmd_purge(args: argparse.Namespace, ui: Interaction) -> PurgeReport:
     if not args.expired and not args.namespace:
-        err.write(f"{PROG} purge: give --expired, --namespace NAME, or both\n")
-        return 2
-    _require_confirmation_possible(args)
+        raise UsageError("give --expired, --namespace NAME, or both")
+    _require_confirmation_possible(args, ui)
     table = _table(args)
+    selection = Selection(expired=args.expired, namespace=args.namespace)
     prefix = f"{args.namespace}:" if args.namespace else None
-    progress = _progress(args, err, "purge")
+    progress = ui.progress("purge")
     keys: list[str] = []
     left_unreadable = 0
     if args.expired:
@@ -511,67 +457,47 @@ def cmd_purge(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 left_unreadable += 1
             elif entry.expired:
                 keys.append(entry.key)
-        what = "expired items" + (f" of namespace {args.namespace}" if args.namespace else "")
     else:
         keys = [
             str(attribute(i, "key"))
             for i in scan(table, progress, prefix=prefix, projection=["key"])
         ]
-        what = f"items of namespace {args.namespace}"
-    return _delete_all(args, table, keys, what, out, err, unreadable_left=left_unreadable)
+    return _delete_all(args, ui, table, keys, selection, unreadable_left=left_unreadable)
 
 
-def cmd_clear(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    _require_confirmation_possible(args)
+def cmd_clear(args: argparse.Namespace, ui: Interaction) -> PurgeReport:
+    _require_confirmation_possible(args, ui)
     table = _table(args)
-    progress = _progress(args, err, "clear")
+    progress = ui.progress("clear")
     keys = [str(attribute(i, "key")) for i in scan(table, progress, projection=["key"])]
-    return _delete_all(args, table, keys, "items (all of them)", out, err)
+    return _delete_all(args, ui, table, keys, Selection())
 
 
-def _require_confirmation_possible(args: argparse.Namespace) -> None:
-    if not args.yes and not sys.stdin.isatty():
+def _require_confirmation_possible(args: argparse.Namespace, ui: Interaction) -> None:
+    if not args.yes and not ui.can_confirm():
         raise Refused("stdin is not a terminal to confirm on; pass --yes to delete")
 
 
 def _delete_all(
     args: argparse.Namespace,
+    ui: Interaction,
     table: CacheTable,
     keys: list[str],
-    what: str,
-    out: TextIO,
-    err: TextIO,
+    selection: Selection,
     *,
     unreadable_left: int = 0,
-) -> int:
-    if keys and not args.yes:
-        err.write(f"Delete {len(keys):,} {what} from table {table.table_name}? [y/N] ")
-        err.flush()
-        try:
-            answer = input()
-        except (EOFError, KeyboardInterrupt):
-            answer = ""
-            err.write("\n")
-        if answer.strip().lower() not in ("y", "yes"):
-            raise Refused("not confirmed")
+) -> PurgeReport:
+    if keys and not args.yes and not ui.confirm(len(keys), selection, table.table_name):
+        raise Refused("not confirmed")
     table.delete_many(keys)
-    if args.json:
-        document = {"table": table.table_name, "deleted": len(keys)}
-        if args.command == "purge" and args.expired:
-            document["unreadable_left"] = unreadable_left
-        print(json.dumps(document), file=out)
-    else:
-        print(f"deleted {len(keys):,} {what} from table {table.table_name}", file=out)
-        if unreadable_left:
-            print(
-                f"left {unreadable_left:,} unreadable items (not this library's format); "
-                "`clear` or `purge --namespace` removes them",
-                file=out,
-            )
-    return 0
+    return PurgeReport(table.table_name, selection, len(keys), unreadable_left)
 
 
 # Command line -----------------------------------------------------------------------------
+
+
+Report = StatsReport | EntryReport | DeleteReport | PurgeReport
+Command = Callable[[argparse.Namespace, Interaction], Report]
 
 
 def _client(args: argparse.Namespace) -> DynamoDBClient:
@@ -586,8 +512,12 @@ def _table(args: argparse.Namespace) -> CacheTable:
     return CacheTable(_client(args), args.table, create_table=False)
 
 
-def _progress(args: argparse.Namespace, err: TextIO, label: str) -> Progress:
-    return Progress(label, err, enabled=not args.quiet, every=args.progress_every)
+def where(args: argparse.Namespace) -> str:
+    """The region and endpoint the command spoke to, for error messages."""
+    session = boto3.session.Session()
+    region = args.region or session.region_name or "no region"
+    endpoint = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or "AWS"
+    return f"region {region}, endpoint {endpoint}"
 
 
 def _namespace(value: str) -> str:
@@ -665,10 +595,11 @@ def build_parser() -> argparse.ArgumentParser:
     stats.set_defaults(run=cmd_stats)
 
     entry_namespace = os.environ.get("HTTP_CACHE_NAMESPACE") or DEFAULT_NAMESPACE
-    for name, run, summary in (
+    entry_commands: tuple[tuple[str, Command, str], ...] = (
         ("get", cmd_get, "show the entry cached for a request: metadata and body"),
         ("delete", cmd_delete, "delete the entry cached for a request"),
-    ):
+    )
+    for name, run, summary in entry_commands:
         command = commands.add_parser(name, parents=[common], help=summary)
         command.add_argument("url", help="the request's URL, as the function requests it")
         command.add_argument(
@@ -737,101 +668,3 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         if getattr(args, name, None) is None:
             setattr(args, name, value)
     return args
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the admin command; returns the exit status (0 done, 1 not found, refused or
-    failed, 2 usage error)."""
-    args = parse_args(argv)
-    # What the table holds was written by origins and by anyone who can write the table:
-    # shown, never executed by the terminal.
-    out: TextIO = Printable(sys.stdout)  # type: ignore[assignment]
-    err = sys.stderr
-    run: Callable[[argparse.Namespace, TextIO, TextIO], int] = args.run
-    try:
-        return run(args, out, err)
-    except Refused as refusal:
-        err.write(f"{PROG} {args.command}: refused, nothing deleted: {refusal}\n")
-    except ClientError as error:
-        code = error_code(error)
-        if code == "ResourceNotFoundException":
-            err.write(f"{PROG}: table {args.table} not found ({_where(args)})\n")
-        else:
-            message = error.response.get("Error", {}).get("Message", "")
-            err.write(f"{PROG}: DynamoDB error {code}: {message} ({_where(args)})\n")
-    except BotoCoreError as error:
-        err.write(f"{PROG}: {error}\n")
-    except KeyboardInterrupt:
-        err.write(f"\n{PROG}: interrupted\n")
-        return 130
-    return 1
-
-
-# Formatting -------------------------------------------------------------------------------
-
-# Control characters (all but tab and newline), and the invisible and bidirectional
-# formatting characters that can make shown text read other than it is.
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def printable(text: str) -> str:
-    """``text`` with every unprintable character shown as its escape (ESC as ``\\x1b``)."""
-    return _UNPRINTABLE.sub(lambda match: match.group().encode("unicode_escape").decode(), text)
-
-
-class Printable(io.TextIOBase):
-    """A text stream that writes :func:`printable` text to ``stream``."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-
-    def write(self, text: str) -> int:
-        return self.stream.write(printable(text))
-
-    def flush(self) -> None:
-        self.stream.flush()
-
-    def isatty(self) -> bool:
-        return self.stream.isatty()
-
-
-def _where(args: argparse.Namespace) -> str:
-    session = boto3.session.Session()
-    region = args.region or session.region_name or "no region"
-    endpoint = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or "AWS"
-    return f"region {region}, endpoint {endpoint}"
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _parse(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def _bytes(size: int) -> str:
-    amount = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if amount < 1024 or unit == "GB":
-            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
-        amount /= 1024
-    return f"{amount:.1f} GB"
-
-
-def _when(value: datetime | None, now: datetime) -> str:
-    if value is None:
-        return "-"
-    delta = (value - now).total_seconds()
-    relative = f"in {_duration(delta)}" if delta > 0 else f"{_duration(delta)} ago"
-    return f"{value.isoformat()} ({relative})"
-
-
-def _duration(seconds: float) -> str:
-    rest = int(abs(seconds))
-    parts = []
-    for unit, length in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        count, rest = divmod(rest, length)
-        if count:
-            parts.append(f"{count}{unit}")
-    return " ".join(parts[:2]) or "0s"
