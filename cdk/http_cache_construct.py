@@ -1,6 +1,7 @@
 """``HttpCache``: the cache table, the layer, and one call to wire a function to both.
 
-Use it in any CDK app (copy this file beside your app, or put this folder on ``sys.path``)::
+Use it in any CDK app (copy this file and ``http_cache_monitoring.py`` beside your app, or put
+this folder on ``sys.path``)::
 
     from http_cache_construct import HttpCache
 
@@ -8,6 +9,12 @@ Use it in any CDK app (copy this file beside your app, or put this folder on ``s
     cache.attach(my_function)                      # layer + environment + least privilege
     cache.attach(fn_a, namespace="catalog")        # two functions sharing their entries
     cache.attach(fn_b, namespace="catalog")
+
+The table is the construct's, shaped by ``table_props`` (merged over
+:func:`default_table_props`), or one of yours, ``existing_table``::
+
+    HttpCache(self, "HttpCache", table_props={"table_name": "my_cache"})
+    HttpCache(self, "HttpCache", existing_table=Table.from_table_name(self, "T", "shared"))
 
 Namespaces are an access boundary. Every table key the library writes or reads starts with
 the function's namespace (``<namespace>:...``, set as ``HTTP_CACHE_NAMESPACE``), and what
@@ -35,11 +42,14 @@ need nothing but aws-cdk-lib.
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import subprocess
 import sys
+import warnings
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -308,6 +318,70 @@ def _runtime(version: str) -> lambda_.Runtime:
     return runtime
 
 
+def default_table_props(removal_policy: RemovalPolicy) -> dict[str, Any]:
+    """What :class:`HttpCache` gives the table it creates, before its ``table_props``: the
+    name ``http_cache``, the key schema and TTL attribute the library writes (partition key
+    ``key``, String; TTL on ``ttl``), on-demand capacity, point-in-time recovery, AWS managed
+    encryption, and ``removal_policy`` (deletion protection unless it is ``DESTROY``)."""
+    return {
+        "table_name": DEFAULT_TABLE_NAME,
+        "partition_key": dynamodb.Attribute(name=PARTITION_KEY, type=dynamodb.AttributeType.STRING),
+        "time_to_live_attribute": TTL_ATTRIBUTE,
+        "billing_mode": dynamodb.BillingMode.PAY_PER_REQUEST,
+        "point_in_time_recovery_specification": dynamodb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=True
+        ),
+        "encryption": dynamodb.TableEncryption.AWS_MANAGED,
+        "deletion_protection": removal_policy != RemovalPolicy.DESTROY,
+        "removal_policy": removal_policy,
+    }
+
+
+def _given_props(props: dynamodb.TableProps | Mapping[str, Any]) -> dict[str, Any]:
+    """The settings given in ``props`` (a ``TableProps`` or the keyword arguments of
+    ``dynamodb.Table``): those that are not None."""
+    if isinstance(props, dynamodb.TableProps):
+        properties = inspect.getmembers(type(props), lambda m: isinstance(m, property))
+        return {n: getattr(props, n) for n, _ in properties if getattr(props, n) is not None}
+    return {name: value for name, value in props.items() if value is not None}
+
+
+def _check_key_schema(
+    partition_keys: list[dynamodb.Attribute], sort_keys: list[dynamodb.Attribute], what: str
+) -> None:
+    """ValueError unless the key schema is the library's: partition key ``key`` (String)
+    alone."""
+    found = [(k.name, k.type) for k in partition_keys]
+    if found != [(PARTITION_KEY, dynamodb.AttributeType.STRING)]:
+        shown = ", ".join(f"{name!r} ({kind.name})" for name, kind in found) or "none"
+        raise ValueError(
+            f"{what}: the partition key must be {PARTITION_KEY!r} (String), the key the "
+            f"library reads and writes, not {shown}"
+        )
+    if sort_keys:
+        raise ValueError(
+            f"{what}: no sort key ({sort_keys[0].name!r}): the library's items are keyed by "
+            f"{PARTITION_KEY!r} alone"
+        )
+
+
+def cache_table_props(
+    removal_policy: RemovalPolicy, table_props: dynamodb.TableProps | Mapping[str, Any]
+) -> dict[str, Any]:
+    """:func:`default_table_props` with ``table_props`` merged over them (a setting given as
+    None keeps the default). ValueError if they change what the library relies on: the
+    partition key ``key`` (String), no sort key, the TTL attribute ``ttl``."""
+    props = {**default_table_props(removal_policy), **_given_props(table_props)}
+    sort_key = props.get("sort_key")
+    _check_key_schema([props["partition_key"]], [sort_key] if sort_key else [], "table_props")
+    if props["time_to_live_attribute"] != TTL_ATTRIBUTE:
+        raise ValueError(
+            f"table_props: time_to_live_attribute must be {TTL_ATTRIBUTE!r}, the attribute "
+            f"the library writes, not {props['time_to_live_attribute']!r}"
+        )
+    return props
+
+
 @dataclass(frozen=True)
 class PublishedLayer:
     """One layer version, what it serves, and the SSM parameter holding its ARN."""
@@ -330,7 +404,16 @@ class HttpCache(Construct):
     """The ``http_cache`` table, the ``lambda_http_cache`` layer and the key secret.
 
     Args:
-        table_name: Physical name of the table (``http_cache``).
+        existing_table: A table of yours to use instead of creating one (``Table``, or
+            imported with ``Table.from_table_name``...): partition key ``key`` (String)
+            alone, TTL on ``ttl``. The construct leaves it as it is: ``removal_policy``
+            does not apply to it. Exclusive with ``table_props``.
+        table_props: Settings of the table the construct creates (a ``dynamodb.TableProps``
+            or a dict of ``dynamodb.Table``'s keyword arguments), merged over
+            :func:`default_table_props`. They may not change the partition key, add a sort
+            key or change the TTL attribute (ValueError). Exclusive with ``existing_table``.
+        table_name: Deprecated: ``table_props={"table_name": ...}``. The table's physical
+            name; exclusive with both options above.
         removal_policy: What happens to the table, layer versions and key secret when they
             leave the stack. Default: kept (``RETAIN``, with deletion protection on the
             table), unless the context flag ``http-cache:destroy`` is true, then ``DESTROY``.
@@ -347,7 +430,7 @@ class HttpCache(Construct):
             Manager for this deployment.
         metrics_service: The ``service`` dimension of the cache's metrics: ``attach`` sets
             it as ``HTTP_CACHE_SERVICE`` on every function, and the dashboard and alarms
-            watch it. Default: the table name, so one cache is one set of metrics.
+            watch it. Default: the table's name, so one cache is one set of metrics.
         monitoring: Whether to add the CloudWatch dashboard and the two alarms (cache
             failure rate, table throttling), an :class:`HttpCacheMonitoring` of the table
             and ``metrics_service`` (:attr:`monitoring`; :attr:`dashboard`,
@@ -367,7 +450,9 @@ class HttpCache(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        table_name: str = DEFAULT_TABLE_NAME,
+        existing_table: dynamodb.ITable | None = None,
+        table_props: dynamodb.TableProps | Mapping[str, Any] | None = None,
+        table_name: str | None = None,
         removal_policy: RemovalPolicy | None = None,
         layer_dir: Path | str | None = None,
         build_layer: bool = True,
@@ -383,6 +468,25 @@ class HttpCache(Construct):
         super().__init__(scope, construct_id)
         if large_object_expiry_days < 1:
             raise ValueError("large_object_expiry_days must be at least 1")
+        table_options = {
+            "existing_table": existing_table,
+            "table_props": table_props,
+            "table_name": table_name,
+        }
+        given = [name for name, value in table_options.items() if value is not None]
+        if len(given) > 1:
+            raise ValueError(
+                f"HttpCache: {' and '.join(given)} given: give one of existing_table (a table "
+                "of yours, used as it is) and table_props (the settings of the table HttpCache "
+                "creates; table_name is deprecated, put it in table_props)"
+            )
+        if table_name is not None:
+            warnings.warn(
+                "HttpCache(table_name=...) is deprecated: use table_props={'table_name': ...}",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+            table_props = {"table_name": table_name}
         if removal_policy is None:
             destroy = str(self.node.try_get_context(DESTROY_CONTEXT)).strip().lower()
             removal_policy = (
@@ -390,22 +494,21 @@ class HttpCache(Construct):
             )
         self.removal_policy = removal_policy
 
-        self.table = dynamodb.Table(
-            self,
-            "Table",
-            table_name=table_name,
-            partition_key=dynamodb.Attribute(
-                name=PARTITION_KEY, type=dynamodb.AttributeType.STRING
-            ),
-            time_to_live_attribute=TTL_ATTRIBUTE,
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            deletion_protection=removal_policy != RemovalPolicy.DESTROY,
-            removal_policy=removal_policy,
-        )
+        # The table in use (:attr:`table`), and the one this construct created, if it did.
+        self.owned_table: dynamodb.Table | None = None
+        if existing_table is not None:
+            if isinstance(existing_table, dynamodb.Table):
+                schema = existing_table.schema_v2()
+                _check_key_schema(
+                    list(schema.partition_keys), list(schema.sort_keys or []), "existing_table"
+                )
+            self.table: dynamodb.ITable = existing_table
+            literal_name: str | None = None
+        else:
+            props = cache_table_props(removal_policy, table_props or {})
+            self.owned_table = dynamodb.Table(self, "Table", **props)
+            self.table = self.owned_table
+            literal_name = props.get("table_name")
 
         self.key_secret: secretsmanager.ISecret = key_secret or self._key_secret()
         self.key_secret_parameter: ssm.StringParameter | None = None
@@ -429,7 +532,8 @@ class HttpCache(Construct):
                 self._publish(layer_path, entry, layer_name, parameter_prefix, len(self.layers))
             )
 
-        self.metrics_service: str = metrics_service or table_name
+        # The name as given, else the table's (a reference to the name CloudFormation gives).
+        self.metrics_service: str = metrics_service or literal_name or self.table.table_name
         self.large_object_prefix = large_object_prefix
         self.bucket: s3.Bucket | None = None
         if large_object_bucket:

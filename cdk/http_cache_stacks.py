@@ -135,7 +135,7 @@ class HttpCacheStack(Stack):
         self.cache = HttpCache(
             self,
             "HttpCache",
-            table_name=table_name,
+            table_props={"table_name": table_name},
             layer_dir=layer_dir,
             build_layer=build_layer,
             monitoring=monitoring,

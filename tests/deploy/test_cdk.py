@@ -499,6 +499,235 @@ def test_a_function_reads_and_writes_its_own_namespace_and_no_other(synth: Synth
     assert shared == 4
 
 
+# The table: one of yours, or the construct's shaped by table_props --------------------------------
+
+
+def cache_in(stack: Stack, factory: pytest.TempPathFactory, **options: Any) -> Any:
+    """An HttpCache on this session's layer, publishing no SSM parameter."""
+    return construct.HttpCache(
+        stack,
+        "Cache",
+        layer_dir=layer_dir(factory),
+        build_layer=False,
+        parameter_prefix=None,
+        **options,
+    )
+
+
+def table_grants(
+    template: dict[str, Any], table_arn: str
+) -> dict[str, tuple[str, list[dict[str, Any]]]]:
+    """Each function's namespace and statements, after checking that its one statement is the
+    cache's grant on ``table_arn`` for the keys of that namespace."""
+    grants = {}
+    for logical_id, function in of_type(template, "AWS::Lambda::Function").items():
+        properties = function["Properties"]
+        namespace = properties["Environment"]["Variables"][construct.NAMESPACE_ENV]
+        role_id = properties["Role"]["Fn::GetAtt"][0]
+        statements = role_statements(template, role_id)
+        (statement,) = statements
+        assert set(statement) == {"Effect", "Action", "Resource", "Condition"}
+        assert statement["Effect"] == "Allow"
+        assert sorted(as_list(statement["Action"])) == sorted(construct.CACHE_TABLE_ACTIONS)
+        assert [render(r) for r in as_list(statement["Resource"])] == [table_arn]
+        assert statement["Condition"] == leading_keys(namespace)
+        grants[logical_id] = (namespace, statements)
+    return grants
+
+
+@pytest.mark.parametrize("kind", ["imported", "in-app"])
+def test_an_existing_table_gets_the_same_grants_and_no_new_table(
+    kind: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    stack = Stack(App(), "UserStack")
+    if kind == "imported":
+        existing: dynamodb.ITable = dynamodb.Table.from_table_name(stack, "Mine", "team_cache")
+        table_arn = IMPORTED_TABLE_ARN.replace("http_cache", "team_cache")
+        table_name: Any = "team_cache"
+    else:
+        existing = dynamodb.Table(
+            stack,
+            "Mine",
+            table_name="team_cache",
+            partition_key=dynamodb.Attribute(name="key", type=dynamodb.AttributeType.STRING),
+            time_to_live_attribute="ttl",
+        )
+    cache = cache_in(stack, tmp_path_factory, existing_table=existing)
+    assert cache.table is existing
+    assert cache.owned_table is None
+    cache.attach(inline_function(stack, "Own"))
+    cache.attach(inline_function(stack, "SharedA"), namespace="shared")
+    cache.attach(inline_function(stack, "SharedB"), namespace="shared")
+    template = Template.from_stack(stack).to_json()
+
+    tables = of_type(template, "AWS::DynamoDB::Table")
+    if kind == "imported":
+        assert tables == {}
+    else:
+        ((table_id, _),) = tables.items()  # the user's own, no other
+        assert table_id.startswith("Mine")
+        table_arn, table_name = f"${{{table_id}.Arn}}", {"Ref": table_id}
+    grants = table_grants(template, table_arn)
+    assert len(grants) == 3
+    for logical_id, function in of_type(template, "AWS::Lambda::Function").items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables[construct.TABLE_ENV] == table_name, logical_id
+        assert variables[construct.SERVICE_ENV] == table_name, logical_id
+    # Evaluated: each function reads and writes its own namespace's keys, no other's, and
+    # makes no other call.
+    for name, (namespace, statements) in grants.items():
+        for action in construct.CACHE_TABLE_ACTIONS:
+            for other_name, (other_namespace, _) in grants.items():
+                request = Request(action, table_arn, (f"{other_namespace}:{DIGEST}",))
+                assert is_allowed(statements, request) == (other_namespace == namespace), (
+                    name,
+                    other_name,
+                )
+        own = (f"{namespace}:{DIGEST}",)
+        for action in ("dynamodb:DeleteItem", "dynamodb:Scan", "dynamodb:Query"):
+            assert not is_allowed(statements, Request(action, table_arn, own))
+    assert len({namespace for namespace, _ in grants.values()}) == 2
+    # The dashboard and alarms watch that table, and the service named after it.
+    metrics = dashboard_metrics(dashboard_body(template))
+    for namespace, dimension in (("AWS/DynamoDB", "TableName"), ("LambdaHttpCache", "service")):
+        found = {
+            json.dumps(m["dimensions"][dimension])
+            for m in metrics
+            if m.get("namespace") == namespace
+        }
+        assert found == {json.dumps(render(table_name))}, namespace
+
+
+def test_table_props_are_merged_over_the_defaults(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    shaped: dict[str, Any] = {
+        "dict": {
+            "table_name": "props_cache",
+            "table_class": dynamodb.TableClass.STANDARD_INFREQUENT_ACCESS,
+            "contributor_insights_specification": dynamodb.ContributorInsightsSpecification(
+                enabled=True
+            ),
+            "encryption": None,  # None keeps the default
+        },
+        "TableProps": dynamodb.TableProps(
+            partition_key=dynamodb.Attribute(name="key", type=dynamodb.AttributeType.STRING),
+            table_name="typed_cache",
+            billing_mode=dynamodb.BillingMode.PROVISIONED,
+            read_capacity=5,
+            write_capacity=2,
+        ),
+    }
+    tables = {}
+    for kind, props in shaped.items():
+        stack = Stack(App(), "UserStack")
+        cache = cache_in(stack, tmp_path_factory, table_props=props, monitoring=False)
+        assert cache.owned_table is cache.table
+        cache.attach(inline_function(stack, "Fn"))
+        template = Template.from_stack(stack).to_json()
+        table_id, table = only(template, "AWS::DynamoDB::Table")
+        tables[kind] = table
+        # The name given is the service the functions report under.
+        assert cache.metrics_service == table["Properties"]["TableName"]
+        grants = table_grants(template, f"${{{table_id}.Arn}}")
+        ((_, function),) = of_type(template, "AWS::Lambda::Function").items()
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables[construct.TABLE_ENV] == {"Ref": table_id}
+        assert variables[construct.SERVICE_ENV] == cache.metrics_service
+        assert len(grants) == 1
+    # What was given...
+    properties = tables["dict"]["Properties"]
+    assert properties["TableName"] == "props_cache"
+    assert properties["TableClass"] == "STANDARD_INFREQUENT_ACCESS"
+    assert properties["ContributorInsightsSpecification"] == {"Enabled": True}
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    properties = tables["TableProps"]["Properties"]
+    assert properties["TableName"] == "typed_cache"
+    assert properties["ProvisionedThroughput"] == {"ReadCapacityUnits": 5, "WriteCapacityUnits": 2}
+    assert "BillingMode" not in properties or properties["BillingMode"] == "PROVISIONED"
+    # ...and the defaults that were not.
+    for table in tables.values():
+        properties = table["Properties"]
+        assert properties["KeySchema"] == [{"AttributeName": "key", "KeyType": "HASH"}]
+        assert properties["AttributeDefinitions"] == [
+            {"AttributeName": "key", "AttributeType": "S"}
+        ]
+        assert properties["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+        assert properties["PointInTimeRecoverySpecification"] == {
+            "PointInTimeRecoveryEnabled": True
+        }
+        assert properties["SSESpecification"] == {"SSEEnabled": True}
+        assert properties["DeletionProtectionEnabled"] is True
+        assert table["DeletionPolicy"] == "Retain"
+
+
+def test_table_options_are_exclusive_and_keep_the_librarys_schema(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    stack = Stack(App(), "Checks")
+    existing = dynamodb.Table.from_table_name(stack, "Existing", "team_cache")
+    string = dynamodb.AttributeType.STRING
+    refused: list[tuple[dict[str, Any], str]] = [
+        (
+            {"existing_table": existing, "table_props": {"table_name": "x"}},
+            "existing_table and table_props given",
+        ),
+        ({"table_props": {}, "table_name": "x"}, "table_props and table_name given"),
+        ({"existing_table": existing, "table_name": "x"}, "existing_table and table_name given"),
+        (
+            {"table_props": {"partition_key": dynamodb.Attribute(name="pk", type=string)}},
+            r"partition key must be 'key' \(String\).*not 'pk' \(STRING\)",
+        ),
+        (
+            {
+                "table_props": {
+                    "partition_key": dynamodb.Attribute(
+                        name="key", type=dynamodb.AttributeType.BINARY
+                    )
+                }
+            },
+            r"not 'key' \(BINARY\)",
+        ),
+        (
+            {"table_props": {"sort_key": dynamodb.Attribute(name="sk", type=string)}},
+            r"table_props: no sort key \('sk'\)",
+        ),
+        (
+            {"table_props": {"time_to_live_attribute": "expires"}},
+            "time_to_live_attribute must be 'ttl'.*not 'expires'",
+        ),
+    ]
+    for index, (options, message) in enumerate(refused):
+        with pytest.raises(ValueError, match=message):
+            construct.HttpCache(stack, f"Cache{index}", build_layer=False, **options)
+    # A table of the app is checked too.
+    for name, keys in {
+        "OtherKey": {"partition_key": dynamodb.Attribute(name="pk", type=string)},
+        "SortKey": {
+            "partition_key": dynamodb.Attribute(name="key", type=string),
+            "sort_key": dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.NUMBER),
+        },
+    }.items():
+        table = dynamodb.Table(stack, name, **keys)
+        with pytest.raises(ValueError, match=r"existing_table: (the partition key|no sort key)"):
+            construct.HttpCache(stack, f"Cache{name}", build_layer=False, existing_table=table)
+    # Refused before anything was made: the only resources are the two tables above.
+    template = Template.from_stack(stack).to_json()
+    assert sorted(r["Type"] for r in template["Resources"].values()) == ["AWS::DynamoDB::Table"] * 2
+
+
+def test_table_name_still_works_deprecated(tmp_path_factory: pytest.TempPathFactory) -> None:
+    stack = Stack(App(), "UserStack")
+    with pytest.warns(DeprecationWarning, match="table_props=") as caught:
+        cache = cache_in(stack, tmp_path_factory, table_name="old_cache", monitoring=False)
+    # The warning points at the caller's line, not at the construct.
+    assert {Path(w.filename).name for w in caught} == {Path(__file__).name}
+    _, table = only(Template.from_stack(stack).to_json(), "AWS::DynamoDB::Table")
+    assert table["Properties"]["TableName"] == "old_cache"
+    assert table["Properties"]["KeySchema"] == [{"AttributeName": "key", "KeyType": "HASH"}]
+    assert cache.metrics_service == "old_cache"
+
+
 # Namespaces ---------------------------------------------------------------------------------------
 
 
@@ -948,7 +1177,7 @@ def test_the_construct_in_another_app(tmp_path_factory: pytest.TempPathFactory) 
     cache = construct.HttpCache(
         stack,
         "Cache",
-        table_name="my_cache",
+        table_props={"table_name": "my_cache"},
         layer_dir=layer_dir(tmp_path_factory),
         build_layer=False,
         parameter_prefix="/my-app/http-cache",
