@@ -4,7 +4,9 @@
 
 What goes in, all under ``python/`` (Lambda puts ``/opt/python`` on ``sys.path``):
 
-- ``lambda_http_cache`` itself, installed from ``layer/`` with its ``*.dist-info``;
+- ``lambda_http_cache`` itself, installed from ``layer/`` with its ``*.dist-info``, less the
+  admin command (``admin/`` and ``__main__.py``): it runs on a workstation, installed with the
+  package, never in a function;
 - its runtime dependencies from ``[project] dependencies`` in pyproject.toml, as pure-Python
   wheels only (pip ``--platform any --implementation py --abi none --only-binary=:all:``),
   versions pinned by ``scripts/layer-constraints.txt`` so that a rebuild gives the same bytes;
@@ -73,6 +75,8 @@ RUNTIME_PROVIDED = frozenset(
 )
 # Folders that are never imported at run time.
 TEST_FOLDERS = frozenset({"tests", "test", "testing"})
+# Our own package's parts that run on a workstation only (the admin command): left out.
+WORKSTATION_ONLY = frozenset({"admin", "__main__.py"})
 BINARY_SUFFIXES = (".so", ".pyd", ".dylib", ".dll")
 # Zip entries: 1980-01-01 00:00:00 (the earliest a zip can hold), rw-r--r--.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -130,11 +134,23 @@ def layer_requirements() -> list[Requirement]:
 
 
 def package_sources() -> list[Path]:
+    """The package's files that go in the layer."""
     return sorted(
         p
         for p in PACKAGE_DIR.rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+        if p.is_file()
+        and "__pycache__" not in p.parts
+        and p.suffix != ".pyc"
+        and p.relative_to(PACKAGE_DIR).parts[0] not in WORKSTATION_ONLY
     )
+
+
+def _layer_copy_ignore(folder: str, names: list[str]) -> set[str]:
+    """For ``shutil.copytree`` of the package: bytecode, and the workstation-only parts."""
+    ignored = set(shutil.ignore_patterns("__pycache__", "*.pyc")(folder, names))
+    if Path(folder) == PACKAGE_DIR:
+        ignored |= WORKSTATION_ONLY.intersection(names)
+    return ignored
 
 
 def source_digest() -> str:
@@ -231,14 +247,10 @@ def install_dependencies(target: Path, *, pinned: bool) -> None:
 
 
 def install_package(target: Path, workdir: Path) -> None:
-    """``lambda_http_cache`` and its dist-info, built from a copy of the sources (the build
-    writes nothing into the working tree)."""
+    """``lambda_http_cache`` and its dist-info, built from a copy of the sources less the
+    workstation-only parts (the build writes nothing into the working tree)."""
     source = workdir / "source"
-    shutil.copytree(
-        PACKAGE_DIR,
-        source / "layer" / PACKAGE,
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
-    )
+    shutil.copytree(PACKAGE_DIR, source / "layer" / PACKAGE, ignore=_layer_copy_ignore)
     shutil.copy2(ROOT / "pyproject.toml", source / "pyproject.toml")
     (source / "README.md").write_text(
         "A shared, persistent HTTP cache in DynamoDB for AWS Lambda functions.\n",

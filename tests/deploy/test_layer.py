@@ -3,6 +3,7 @@ in an isolated interpreter that sees only the layer, the function and what Lambd
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.metadata
 import json
@@ -124,6 +125,65 @@ def test_bundles_the_package_and_its_dependencies_not_what_lambda_ships(unpacked
     ]
     assert test_folders == []
     assert not list(site.glob("*.dist-info/direct_url.json"))
+
+
+def _imports(source: Path, package_dir: Path) -> set[str]:
+    """The modules ``source`` (a module of ``lambda_http_cache`` in ``package_dir``) imports,
+    anywhere in it, relative imports resolved; ``from m import n`` counts ``m`` and ``m.n``."""
+    parts = ["lambda_http_cache", *source.relative_to(package_dir).with_suffix("").parts]
+    package = parts[:-1]  # a module's package; for __init__, the package itself
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_the_admin_command_stays_out_of_the_layer(unpacked: Path) -> None:
+    """The admin command runs on a workstation, installed with the package: the layer holds
+    every other file of the package, and none of them imports the admin code."""
+    site = _site(unpacked)
+    package = site / "lambda_http_cache"
+    source_dir = ROOT / "layer" / "lambda_http_cache"
+    assert (source_dir / "admin" / "__init__.py").exists()
+    assert (source_dir / "__main__.py").exists()
+    assert not (package / "admin").exists()
+    assert not (package / "admin.py").exists()
+    assert not (package / "__main__.py").exists()
+
+    def files(folder: Path) -> set[str]:
+        return {
+            p.relative_to(folder).as_posix()
+            for p in folder.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+        }
+
+    sources = files(source_dir)
+    expected = {f for f in sources if not f.startswith("admin/") and f != "__main__.py"}
+    assert {"__init__.py", "backend.py", "table.py", "py.typed"} <= expected < sources
+    assert files(package) == expected
+    (dist_info,) = site.glob("lambda_http_cache-*.dist-info")
+    record = (dist_info / "RECORD").read_text(encoding="utf-8")
+    assert "lambda_http_cache/admin" not in record
+    assert "__main__" not in record
+
+    def admin_code(imported: set[str]) -> list[str]:
+        return [
+            m
+            for m in imported
+            if m in ("lambda_http_cache.admin", "lambda_http_cache.__main__")
+            or m.startswith("lambda_http_cache.admin.")
+        ]
+
+    # As the checkout's __main__.py does (``from .admin import main``), and no layer file.
+    assert admin_code(_imports(source_dir / "__main__.py", source_dir))
+    for source in package.rglob("*.py"):
+        assert not admin_code(_imports(source, package)), source
 
 
 def test_every_bundled_distribution_keeps_its_license_and_metadata(unpacked: Path) -> None:
