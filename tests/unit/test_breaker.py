@@ -42,3 +42,28 @@ def test_breaker_success_resets_the_count() -> None:
     breaker.success()
     breaker.failure()
     assert breaker.allow()
+
+
+def test_only_the_failure_that_opens_the_breaker_reports_it() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(threshold=1, cooldown=5, clock=clock)
+    assert breaker.failure() is True
+    assert breaker.is_open
+    assert breaker.failure() is False  # already open: extends the cool-down, says nothing new
+    clock.now = 4.9
+    assert not breaker.allow()
+    clock.now = 5.0
+    assert breaker.allow()
+
+
+def test_a_closed_breaker_needs_the_full_threshold_again() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(threshold=2, cooldown=1, clock=clock)
+    breaker.failure()
+    breaker.failure()
+    clock.now = 1.0
+    assert breaker.allow()
+    breaker.success()  # the trial succeeded: closed, the count starts over
+    assert breaker.failure() is False
+    assert breaker.allow()
+    assert breaker.failure() is True

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from lambda_http_cache.item import Entry
+import pytest
+from lambda_http_cache import memory
+from lambda_http_cache.item import Alias, Entry
 from lambda_http_cache.memory import MemoryTier
 
 
@@ -45,3 +47,69 @@ def test_memory_tier_never_serves_expired_entries_and_skips_huge_ones() -> None:
     assert len(tier) == 0
     tier.put("huge", _entry(5_000))  # more than a quarter of the tier
     assert tier.get("huge") is None
+
+
+class FakeTime:
+    """Stands in for the ``time`` module the tier reads its monotonic clock from."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_an_entry_is_served_from_memory_for_max_age_seconds_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeTime()
+    monkeypatch.setattr(memory, "time", clock)
+    tier = MemoryTier(max_bytes=10_000, max_age=10.0)
+    tier.put("k", _entry(10))
+    clock.now += 10.0
+    assert tier.get("k") is not None
+    clock.now += 0.001
+    assert tier.get("k") is None  # the table is read again: other containers' changes show
+    assert (len(tier), tier.size) == (0, 0)
+
+
+def test_replacing_discarding_and_clearing_keep_the_byte_count_exact() -> None:
+    tier = MemoryTier(max_bytes=100_000)
+    small, large = _entry(100), _entry(2_000)
+    tier.put("a", small)
+    tier.put("a", large)  # replaced, not counted twice
+    assert (len(tier), tier.size) == (1, large.size)
+    assert tier.get("a") is large
+    tier.put("b", small)
+    tier.discard("a")
+    tier.discard("never-there")
+    assert (len(tier), tier.size) == (1, small.size)
+    tier.clear()
+    assert (len(tier), tier.size, tier.get("b")) == (0, 0, None)
+
+
+def test_putting_an_entry_too_large_for_the_tier_drops_the_older_one() -> None:
+    tier = MemoryTier(max_bytes=10_000)
+    tier.put("k", _entry(100))
+    tier.put("k", _entry(5_000))
+    assert tier.get("k") is None  # not the stale, smaller version either
+    assert tier.size == 0
+
+
+def test_aliases_are_kept_and_expire_like_entries() -> None:
+    tier = MemoryTier(max_bytes=10_000)
+    now = datetime.now(UTC)
+    alias = Alias(target="GET http://o/final", expires=now + timedelta(seconds=60), hop=1)
+    tier.put("alias", alias)
+    assert tier.get("alias") == alias
+    tier.put("gone", alias._replace(expires=now - timedelta(seconds=1)))
+    assert tier.get("gone") is None
+    tier.put("forever", alias._replace(expires=None))
+    assert tier.get("forever") is not None
+    assert tier.size == 2 * alias.size
+
+
+def test_a_memory_tier_of_zero_bytes_holds_nothing() -> None:
+    tier = MemoryTier(max_bytes=0)
+    tier.put("k", _entry(0))
+    assert tier.get("k") is None and tier.size == 0
