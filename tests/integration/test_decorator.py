@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import requests
-from lambda_http_cache import ConfigError, cached_http, decorator, get_session
+from lambda_http_cache import cached_http, decorator, get_session
 from lambda_http_cache.backend import DynamoDbCache
 
 from scripts.local_servers import DynamoDbProxy, OriginServer
@@ -104,40 +104,3 @@ def test_disabled_cache_still_serves_requests(
     assert handler({}, None) == [False, False]
     assert origin.hits["/off"] == 2
     assert proxy.count() == 0
-
-
-@pytest.mark.parametrize(
-    ("variable", "value"),
-    [
-        ("HTTP_CACHE_EXPIRE_AFTER", "five minutes"),
-        ("HTTP_CACHE_ENABLED", "maybe"),
-        ("HTTP_CACHE_ALLOWABLE_CODES", "200,OK"),
-        ("HTTP_CACHE_READ_TIMEOUT", "0"),
-        ("HTTP_CACHE_NAMESPACE", "a:b"),
-    ],
-)
-def test_bad_environment_fails_at_import_naming_the_setting(
-    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
-) -> None:
-    monkeypatch.setenv(variable, value)
-    with pytest.raises(ConfigError, match=variable):
-
-        @cached_http
-        def handler(event: Any, context: Any) -> None: ...
-
-
-def test_unknown_decorator_setting_is_named() -> None:
-    with pytest.raises(ConfigError, match="expire_afer"):
-
-        @cached_http(expire_afer=30)
-        def handler(event: Any, context: Any) -> None: ...
-
-
-def test_missing_region_is_a_named_configuration_error(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    with pytest.raises(ConfigError, match="AWS_REGION"):
-        get_session()
