@@ -12,6 +12,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import pytest
 from lambda_http_cache import DynamoDbCache
 from requests_cache import CachedSession
 
@@ -127,14 +128,13 @@ def test_clear_and_delete_stay_in_their_namespace(
     assert scan_all(ddb, table_name) == []
 
 
-def test_constructing_the_backend_makes_no_request(proxy: DynamoDbProxy) -> None:
-    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = proxy.endpoint
-    try:
-        DynamoDbCache()  # create_table=True, ttl=True: still nothing until an operation
-        DynamoDbCache("other", create_table=True, ttl=True, region_name="eu-west-1")
-        CachedSession(backend=DynamoDbCache(), expire_after=60)
-    finally:
-        del os.environ["AWS_ENDPOINT_URL_DYNAMODB"]
+def test_constructing_the_backend_makes_no_request(
+    proxy: DynamoDbProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", proxy.endpoint)
+    DynamoDbCache()  # create_table=True, ttl=True: still nothing until an operation
+    DynamoDbCache("other", create_table=True, ttl=True, region_name="eu-west-1")
+    CachedSession(backend=DynamoDbCache(), expire_after=60)
     assert proxy.count() == 0
 
 
@@ -151,7 +151,7 @@ def test_importing_a_decorated_handler_makes_no_request(
 
 
 def test_table_created_on_first_use_when_asked(
-    ddb: Any, proxy: DynamoDbProxy, origin: OriginServer, monkeypatch: Any
+    ddb: Any, proxy: DynamoDbProxy, origin: OriginServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", proxy.endpoint)
     name = "created_on_demand"
