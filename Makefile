@@ -6,7 +6,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 # jsii (under aws-cdk-lib) prints an end-of-life banner on Node 20: silenced for every recipe.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: demo test lint bench bench-fleet conformance layer synth deploy admin clean
+.PHONY: demo test test-unit test-integration test-deploy lint bench bench-fleet conformance layer synth deploy admin clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,10 +16,15 @@ $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
 	$(PIP) install -e '.[demo]'
 	touch $@
 
+# What the unit and integration tests need: the library, pytest, the local DynamoDB server.
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[test]'
+	touch $@ $(VENV)/.demo-installed
+
 # Everything: tests, linters, CDK.
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(PIP) install -e '.[test,lint,cdk]'
-	touch $@ $(VENV)/.demo-installed
+	touch $@ $(VENV)/.demo-installed $(VENV)/.test-installed
 
 demo: $(VENV)/.demo-installed
 	$(BIN)/python -m scripts.demo
@@ -62,6 +67,15 @@ conformance: $(VENV)/.conformance-installed $(CONFORMANCE_DIR)/.suite-$(CONFORMA
 # pytest exits 5 when a selection (PYTEST_ARGS) matches no test: that is not a failure here.
 test: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+# One layer of the suite, by its folder (its tests carry the same marker, for `pytest -m`):
+# unit is pure and takes seconds; integration starts the local DynamoDB server and origin;
+# deploy builds the layer (wheels from the package registry) and synthesizes the CDK app
+# (Node). A folder, not `-m unit`: -m still imports every test module, the CDK's included.
+test-unit test-integration: $(VENV)/.test-installed
+test-deploy: $(VENV)/.dev-installed
+test-unit test-integration test-deploy:
+	$(BIN)/python -m pytest tests/$(patsubst test-%,%,$@) $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
