@@ -166,12 +166,35 @@ def test_get_uses_the_functions_key_secret(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     url = api.route("/secret", '{"mine": true}')
-    cached_session(table_name, key_secret="s3cret").get(url, headers={"X-API-KEY": "k1"})
+    secret = "s3cret-of-16-chars-or-more"  # as the library requires of HTTP_CACHE_KEY_SECRET
+    cached_session(table_name, key_secret=secret).get(url, headers={"X-API-KEY": "k1"})
     argv = ["get", url, "-H", "X-API-KEY: k1"]
     assert run(capsys, *argv)[0] == 1  # credentials are in the key, hashed with the secret
-    monkeypatch.setenv("HTTP_CACHE_KEY_SECRET", "s3cret")
+    monkeypatch.setenv("HTTP_CACHE_KEY_SECRET", secret)
     code, out, _ = run(capsys, *argv)
     assert code == 0 and '{"mine": true}' in out
+
+
+def test_get_finds_the_functions_namespace_as_the_library_does(
+    filled: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run(capsys, "get", filled["json"])[0] == 1  # not in the namespace "default"
+    monkeypatch.setenv("HTTP_CACHE_NAMESPACE", "alpha")
+    assert run(capsys, "get", filled["json"])[0] == 0
+    monkeypatch.delenv("HTTP_CACHE_NAMESPACE")
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "alpha")  # a function's default namespace
+    assert run(capsys, "get", filled["json"])[0] == 0
+    assert run(capsys, "get", filled["json"], "--namespace", "beta")[0] == 1
+
+
+def test_a_setting_the_library_refuses_is_a_usage_error(
+    table_name: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_CACHE_KEY_SECRET", "short")
+    with pytest.raises(SystemExit) as exit:
+        main(["get", "https://api.example.com/x"])
+    assert exit.value.code == 2
+    assert "HTTP_CACHE_KEY_SECRET" in capsys.readouterr().err
 
 
 def test_get_follows_a_redirect_alias(

@@ -21,7 +21,7 @@ import requests
 from botocore.config import Config
 
 from ..backend import DynamoDbCache
-from ..config import DEFAULT_NAMESPACE, DEFAULT_TABLE, ConfigError, validate_namespace
+from ..config import DEFAULT_NAMESPACE, DEFAULT_TABLE, CacheConfig, ConfigError, validate_namespace
 from ..item import (
     KIND_LEASE,
     KIND_REDIRECT,
@@ -32,7 +32,6 @@ from ..item import (
     item_size,
 )
 from ..item import Entry as ItemEntry
-from ..large_objects import LargeObjectStore
 from ..table import CacheTable, attribute
 
 if TYPE_CHECKING:
@@ -287,27 +286,12 @@ class EntryReport:
 
 def _lookup(args: argparse.Namespace) -> tuple[DynamoDbCache, str]:
     """The backend for the entry's namespace and the requests-cache key of its request."""
-    # Credentials in a request add a keyed hash to its key: the secret is the function's own
-    # HTTP_CACHE_KEY_SECRET (never an option, so it stays out of shell history).
-    # Bodies too large for an item are in the function's bucket, if it has one.
-    bucket = os.environ.get("HTTP_CACHE_S3_BUCKET")
-    large_objects = (
-        LargeObjectStore(
-            boto3.client("s3", region_name=args.region),
-            bucket,
-            os.environ.get("HTTP_CACHE_S3_PREFIX") or "lambda-http-cache/",
-        )
-        if bucket
-        else None
-    )
-    backend = DynamoDbCache(
-        args.table,
-        create_table=False,
-        namespace=args.namespace,
-        connection=_client(args),
-        key_secret=os.environ.get("HTTP_CACHE_KEY_SECRET") or None,
-        large_objects=large_objects,
-    )
+    # The function's own configuration: credentials in a request add a keyed hash to its key,
+    # with the function's key secret (HTTP_CACHE_KEY_SECRET: never an option, so it stays out
+    # of shell history); bodies too large for an item are in the function's bucket, if any.
+    config: CacheConfig = args.config
+    s3 = boto3.client("s3", region_name=args.region) if config.large_object_bucket else None
+    backend = DynamoDbCache.from_config(config, connection=_client(args), s3_client=s3)
     request = requests.Request(args.method, args.url, headers=dict(args.header)).prepare()
     return backend, backend.create_key(request)
 
@@ -594,7 +578,6 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--namespace", type=_namespace, help="only this namespace")
     stats.set_defaults(run=cmd_stats)
 
-    entry_namespace = os.environ.get("HTTP_CACHE_NAMESPACE") or DEFAULT_NAMESPACE
     entry_commands: tuple[tuple[str, Command, str], ...] = (
         ("get", cmd_get, "show the entry cached for a request: metadata and body"),
         ("delete", cmd_delete, "delete the entry cached for a request"),
@@ -605,9 +588,9 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--namespace",
             type=_namespace,
-            default=entry_namespace,
             help="the function's namespace: its HTTP_CACHE_NAMESPACE, by default its "
-            f"function name (default here: $HTTP_CACHE_NAMESPACE, else {DEFAULT_NAMESPACE})",
+            "function name (default here, as the library reads it: $HTTP_CACHE_NAMESPACE, "
+            f"else $AWS_LAMBDA_FUNCTION_NAME, else {DEFAULT_NAMESPACE})",
         )
         command.add_argument(
             "--method", default="GET", type=str.upper, help="request method (default GET)"
@@ -655,9 +638,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    args = build_parser().parse_args(argv)
+    """The arguments, and ``config``: the library's configuration as a function with this
+    environment reads it (``HTTP_CACHE_*``), with ``--table`` (and, for ``get`` and
+    ``delete``, ``--namespace``) over it; a setting the library refuses is a usage error."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
     defaults: dict[str, Any] = {
-        "table": os.environ.get("HTTP_CACHE_TABLE") or DEFAULT_TABLE,
+        "table": None,
         "region": None,
         "endpoint_url": None,
         "json": False,
@@ -667,4 +654,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     for name, value in defaults.items():
         if getattr(args, name, None) is None:
             setattr(args, name, value)
+    entry = args.command in ("get", "delete")  # elsewhere --namespace only filters
+    overrides: dict[str, Any] = {"create_table": False}  # never create or change the table
+    if args.table is not None:
+        overrides["table_name"] = args.table
+    if entry and args.namespace is not None:
+        overrides["namespace"] = args.namespace
+    try:
+        config = CacheConfig.from_environment(**overrides)
+    except ConfigError as error:
+        parser.error(str(error))
+    args.config = config
+    args.table = config.table_name
+    if entry:
+        args.namespace = config.namespace
     return args
