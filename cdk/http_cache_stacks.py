@@ -37,6 +37,7 @@ from http_cache_construct import (
     HttpCache,
     grant_cache_access,
     key_secret_parameter_name,
+    layer_parameter_name,
 )
 
 CATALOG_CODE = PROJECT_ROOT / "functions" / "catalog"
@@ -175,21 +176,20 @@ class HttpCacheStack(Stack):
 
         CfnOutput(self, "TableName", value=self.cache.table.table_name)
         CfnOutput(self, "TableArn", value=self.cache.table.table_arn)
-        for published in self.cache.layers:
-            layer_id = published.layer.node.id
+        architectures = "/".join(self.cache.published_layer.architectures)
+        CfnOutput(
+            self,
+            "LayerVersionArn",
+            value=self.cache.layer.layer_version_arn,
+            description=f"lambda_http_cache layer for {architectures}",
+        )
+        if self.cache.layer_parameter is not None:
             CfnOutput(
                 self,
-                f"{layer_id}VersionArn",
-                value=published.layer.layer_version_arn,
-                description=f"lambda_http_cache layer for {'/'.join(published.architectures)}",
+                "LayerArnParameter",
+                value=self.cache.layer_parameter.parameter_name,
+                description="SSM parameter holding that layer version ARN",
             )
-            if published.parameter is not None:
-                CfnOutput(
-                    self,
-                    f"{layer_id}ArnParameter",
-                    value=published.parameter.parameter_name,
-                    description="SSM parameter holding that layer version ARN",
-                )
         CfnOutput(
             self,
             "KeySecretArn",
@@ -226,7 +226,7 @@ class HttpCacheConsumerStack(Stack):
         construct_id: str,
         *,
         table_name: str = DEFAULT_TABLE_NAME,
-        layer_arn_parameter: str = f"{DEFAULT_PARAMETER_PREFIX}/layer-arn",
+        layer_arn_parameter: str = layer_parameter_name(DEFAULT_PARAMETER_PREFIX),
         key_secret_arn_parameter: str = key_secret_parameter_name(DEFAULT_PARAMETER_PREFIX),
         runtime: lambda_.Runtime = lambda_.Runtime.PYTHON_3_13,
         **kwargs: Any,

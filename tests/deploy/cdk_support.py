@@ -133,7 +133,7 @@ def options_synthesis(factory: pytest.TempPathFactory) -> Synthesis:
             stacks.catalog_function(stack, "OptedOut", x86, runtime), metrics_service=False
         )
         by_name = stacks.catalog_function(stack, "ByName", x86, runtime)
-        by_name.add_layers(cache.layers[0].layer)
+        by_name.add_layers(cache.layer)
         construct.grant_cache_access(
             by_name,
             dynamodb.Table.from_table_name(stack, "ImportedTable", "other_cache"),

@@ -503,14 +503,10 @@ def test_a_function_reads_and_writes_its_own_namespace_and_no_other(synth: Synth
 
 
 def cache_in(stack: Stack, factory: pytest.TempPathFactory, **options: Any) -> Any:
-    """An HttpCache on this session's layer, publishing no SSM parameter."""
+    """An HttpCache on this session's layer, publishing no SSM parameter unless told."""
+    options = {"parameter_prefix": None, **options}
     return construct.HttpCache(
-        stack,
-        "Cache",
-        layer_dir=layer_dir(factory),
-        build_layer=False,
-        parameter_prefix=None,
-        **options,
+        stack, "Cache", layer_dir=layer_dir(factory), build_layer=False, **options
     )
 
 
@@ -1190,7 +1186,7 @@ def test_the_construct_in_another_app(tmp_path_factory: pytest.TempPathFactory) 
         handler="index.handler",
         code=lambda_.Code.from_inline("def handler(event, context):\n    return {}\n"),
     )
-    assert cache.attach(function) is cache.layers[0].layer
+    assert cache.attach(function) is cache.layer
     for runtime in (lambda_.Runtime.PYTHON_3_10, lambda_.Runtime.NODEJS_22_X):
         other = lambda_.Function(
             stack,
@@ -1255,6 +1251,44 @@ def test_the_construct_builds_the_layer_only_when_needed(
     manifest = construct.load_layer_manifest(copy)
     (entry,) = manifest["layers"]
     assert (copy / entry["file"]).stat().st_size == entry["size"]
+
+
+def test_the_construct_publishes_the_one_layer_zip(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    built = layer_dir(tmp_path_factory)
+    manifest = json.loads((built / "layer-manifest.json").read_text(encoding="utf-8"))
+    stack = Stack(App(), "UserStack")
+    cache = cache_in(stack, tmp_path_factory, parameter_prefix="/my-app/cache", monitoring=False)
+    published = cache.published_layer
+    assert cache.layer is published.layer
+    assert cache.layer_parameter is published.parameter is not None
+    assert construct.layer_parameter_name("/my-app/cache") == "/my-app/cache/layer-arn"
+    (entry,) = manifest["layers"]
+    assert construct.layer_zip(manifest) == entry
+    assert published.architectures == tuple(entry["architectures"]) == ("x86_64", "arm64")
+    assert published.python_versions == tuple(entry["python_versions"])
+    assert published.bytecode == tuple(entry["bytecode"])
+    # The deprecated list of layers still answers, with that one layer.
+    with pytest.warns(DeprecationWarning, match="cache.layer"):
+        assert cache.layers == [published]
+    template = Template.from_stack(stack).to_json()
+    layer_id, layer = only(template, "AWS::Lambda::LayerVersion")
+    assert layer_id.startswith("CacheLayer")
+    assert layer["Properties"]["LayerName"] == "lambda-http-cache"
+    parameters = {
+        p["Properties"]["Name"]: p["Properties"]["Value"]
+        for p in of_type(template, "AWS::SSM::Parameter").values()
+    }
+    assert parameters["/my-app/cache/layer-arn"] == {"Ref": layer_id}
+    assert set(parameters) == {"/my-app/cache/layer-arn", "/my-app/cache/key-secret-arn"}
+    # A manifest with another count of zips is not one this construct can publish.
+    for entries in ([], [entry, {**entry, "file": "other.zip"}]):
+        copy = tmp_path / f"dist{len(entries)}"
+        shutil.copytree(built, copy)
+        (copy / "layer-manifest.json").write_text(json.dumps({**manifest, "layers": entries}))
+        with pytest.raises(ValueError, match=f"{len(entries)} layer zips, expected one"):
+            construct.HttpCache(Stack(App(), "Other"), "Cache", layer_dir=copy, build_layer=False)
 
 
 # Dashboard and alarms -----------------------------------------------------------------------------
