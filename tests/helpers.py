@@ -8,6 +8,7 @@ from lambda_http_cache import DynamoDbCache
 from lambda_http_cache.item import Item, encode_entry, key_fingerprint
 from lambda_http_cache.session import CachedHttpSession
 from lambda_http_cache.sharing import SharingPolicy
+from lambda_http_cache.table import bounded_config
 from requests_cache.models.response import CachedResponse
 
 BACKEND_OPTIONS = (
@@ -24,12 +25,18 @@ BACKEND_OPTIONS = (
     "memory_max_age",
 )
 
+# The library's 0.5 s bounds are for Lambda; tests that pin calls and behaviour (not time
+# bounds) use generous ones, so a loaded machine's slow answer is not a failed call. Tests
+# of the bounds pass their own config (config=None: the library's default).
+PATIENT = bounded_config(connect_timeout=10, read_timeout=10)
+
 
 def cached_session(table_name: str, **settings: Any) -> CachedHttpSession:
     """A session as a user of the drop-in backend would build it; a new one is a new
     "container" (its own backend, client and connection pool)."""
     backend_kwargs = {k: settings.pop(k) for k in BACKEND_OPTIONS if k in settings}
     backend_kwargs.setdefault("create_table", False)
+    backend_kwargs.setdefault("config", PATIENT)
     settings.setdefault("expire_after", 300)
     backend = DynamoDbCache(table_name, **backend_kwargs)
     return CachedHttpSession(backend=backend, stats=backend.stats, **settings)

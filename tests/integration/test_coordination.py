@@ -14,14 +14,9 @@ from typing import Any
 
 import requests
 from lambda_http_cache.item import LEASE_SUFFIX, encode_lease
-from lambda_http_cache.table import bounded_config
 
 from scripts.local_servers import DynamoDbProxy, OriginServer, Route, SeenRequest
-from tests.helpers import cached_session
-
-# These tests pin coalescing, not time bounds: generous DynamoDB timeouts keep a loaded
-# machine's slow answer from turning a follower into a leader.
-PATIENT = bounded_config(connect_timeout=10, read_timeout=10)
+from tests.helpers import PATIENT, cached_session
 
 
 def counted(origin: OriginServer, path: str, delay: float = 0.0) -> str:

@@ -358,7 +358,7 @@ def test_the_drop_in_backend_is_bounded_by_default(
     """Without a config, DynamoDbCache still uses 0.5 s timeouts and no retries (botocore's
     own defaults would stall a request for minutes)."""
     url = origin.route("/bounded", "{}")
-    session = cached_session("t", memory_cache_bytes=0)
+    session = cached_session("t", memory_cache_bytes=0, config=None)
     started = time.perf_counter()
     assert session.get(url).status_code == 200
     assert time.perf_counter() - started < 2 * 0.5 + 0.5

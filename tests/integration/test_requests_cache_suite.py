@@ -18,7 +18,11 @@ import pytest
 from lambda_http_cache import DynamoDbCache
 
 from scripts.local_servers import MotoServer, create_cache_table, dynamodb_client
-from tests.integration.requests_cache_suite import SuiteUnavailable, load_base_cache_test, local_httpbin
+from tests.integration.requests_cache_suite import (
+    SuiteUnavailable,
+    load_base_cache_test,
+    local_httpbin,
+)
 
 try:
     suite = load_base_cache_test()
