@@ -1,6 +1,9 @@
 """Cold start as Lambda sees it: a fresh, isolated interpreter per run whose ``sys.path`` holds
 only the function's folder, the built layer's ``python/`` folder and a folder with what the
-runtime ships (boto3 and its dependencies), timing the init work:
+runtime ships (boto3 and its dependencies, and the runtime interface client awslambdaric with
+its own), measured two ways.
+
+**Init**: the init work alone, timed inside the interpreter:
 
 - ``baseline``: ``import requests, boto3`` and ``boto3.client("dynamodb")``;
 - ``ours``: importing the example handler module decorated with ``@cached_http`` (which builds
@@ -9,11 +12,33 @@ runtime ships (boto3 and its dependencies), timing the init work:
   ``CachedSession(backend=DynamoDbCache(...))``.
 
 Each runs with the layer as built (with its bytecode) and with a read-only copy without any
-``__pycache__`` (what a layer without bytecode for the running Python costs). Interpreters run
-``-I -S -B``: no site-packages, no user or environment paths, and no bytecode written anywhere
-(Lambda's ``/opt`` and ``/var/task`` are read-only). Runs are interleaved in a shuffled order.
-DynamoDB calls are counted by pointing ``AWS_ENDPOINT_URL_DYNAMODB`` at the counting proxy;
-separate runs count every socket connection with an audit hook.
+``__pycache__`` (what a layer without bytecode for the running Python costs), under
+``-I -S -B``: no site-packages, no user or environment paths, and no bytecode written.
+
+**Time to first response**: from the process's start to the first invocation's response, as
+the Lambda runtime serves it: the interpreter runs AWS's runtime interface client
+(``awslambdaric``), which imports the handler module and asks a local runtime API (this
+module's :class:`RuntimeApi`, in the benchmark's process) for the next invocation, then posts
+the response back; the clock stops when the response arrives. Every folder is read-only and
+the interpreter runs ``-I -S`` without ``-B``, as on Lambda, where Python tries (and fails) to
+write the bytecode it lacks. The item each first invocation reads is seeded through the local
+DynamoDB server beforehand, every response is checked to be a DynamoDB hit, and the origin is
+checked not to have been called:
+
+- ``floor``: a module doing ``import requests, boto3``, a client, and one ``get_item`` of the
+  item ``ours`` reads;
+- ``ours``: the example function's module (``@cached_http``), invoked for one product;
+- ``requests_cache``: its documented setup, then one ``session.get`` that hits (the same bytes
+  served as ``application/octet-stream``: requests-cache's DynamoDB backend cannot read back a
+  JSON body with numbers, see the README).
+
+The function's folder comes without bytecode (as the CDK asset deploys it) and, for the
+comparison, with bytecode compiled beside it.
+
+Runs are interleaved in a shuffled order. DynamoDB calls are counted in every run through the
+counting proxy (``AWS_ENDPOINT_URL_DYNAMODB``), the init phase's apart (snapshot when the runtime
+client first asks for an invocation); separate runs count every socket connection with an audit
+hook. A last pass profiles the first invocation (``-X importtime`` and cProfile).
 """
 
 from __future__ import annotations
@@ -23,17 +48,28 @@ import importlib.metadata
 import json
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from bench.measure import percentile
-from scripts.local_servers import LOCAL_CREDENTIALS, DynamoDbProxy
+from bench.warm import OURS_TABLE, RC_TABLE, table_key
+from scripts.local_servers import (
+    LOCAL_CREDENTIALS,
+    DynamoDbProxy,
+    OriginServer,
+    dynamodb_client,
+    environment,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "bench" / ".cache"
@@ -83,12 +119,146 @@ marks = [perf_counter()]
 {work}steps = ",".join([repr(b - a) for a, b in zip(marks, marks[1:])])
 sys.stdout.write("%s %d %d\\n" % (steps, len(sys.modules), {connects}))
 """
+# Socket connections: [0] anything but Lambda's runtime API, [1] the runtime API (the
+# library's internal extension registers and asks for events there: loopback, inside the
+# execution environment, part of Lambda's own init protocol).
 AUDIT_HOOK = """\
-connects = [0]
-def _count(event, args, connects=connects):
+connects = [0, 0]
+_api = __import__("os").environ.get("AWS_LAMBDA_RUNTIME_API")
+def _count(event, args, connects=connects, api=_api):
     if event == "socket.connect":
-        connects[0] += 1
+        address = args[1]
+        local = isinstance(address, tuple) and "%s:%s" % address[:2] == api
+        connects[1 if local else 0] += 1
 sys.addaudithook(_count)
+"""
+
+# Time to first response ------------------------------------------------------------------------
+
+# What the Lambda runtime ships besides boto3: its runtime interface client (with simplejson,
+# which requests then uses, as it does on Lambda), pinned.
+RUNTIME_CLIENT = "awslambdaric==4.2.2"
+FUNCTION_CODE = ("source", "bytecode")
+FIRST_SETUPS = ("floor", "ours", "requests_cache")
+# (layer, function folder) pairs the first-response runs cover.
+FIRST_CONFIGS = (("bytecode", "source"), ("bytecode", "bytecode"), ("no_bytecode", "source"))
+PRODUCT = {"id": 1, "name": "Espresso cup", "price": 7.5, "stock": 120, "tags": ["kitchen"]}
+PRODUCT_PATH = "/products/1"
+RC_PATH = "/bench-rc/products/1"
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:catalog"
+
+# The floor's and requests-cache's function modules, written beside the example's handler.py.
+FLOOR_MODULE = '''\
+"""The floor: what any function serving this item from DynamoDB does at least."""
+import os
+import requests, boto3
+
+client = boto3.client("dynamodb")
+TABLE, KEY = os.environ["HTTP_CACHE_TABLE"], os.environ["BENCH_ITEM_KEY"]
+
+
+def handler(event, context):
+    answer = client.get_item(TableName=TABLE, Key={"key": {"S": KEY}})
+    return {"hit": "Item" in answer}
+'''
+RC_MODULE = f'''\
+"""requests-cache as its documentation shows, then one request that hits."""
+import os
+import requests_cache
+from requests_cache import CachedSession, DynamoDbCache
+
+session = CachedSession(backend=DynamoDbCache({RC_TABLE!r}))
+URL = os.environ["BENCH_RC_URL"]
+
+
+def handler(event, context):
+    response = session.get(URL, timeout=5)
+    return {{"hit": bool(response.from_cache), "bytes": len(response.content)}}
+'''
+
+
+@dataclass(frozen=True)
+class FirstSetup:
+    module: str  # the function module's file name in the function folder
+    handler: str  # Lambda's handler setting
+    event: dict[str, Any]
+    served: Callable[[Any], bool]  # whether the response is the expected hit
+
+
+def _ours_served(answer: Any) -> bool:
+    return bool(answer["cache"] == {"hits": 1, "misses": 0} and answer["lines"][0]["id"] == 1)
+
+
+FIRST = {
+    "floor": FirstSetup("bench_floor.py", "bench_floor.handler", {}, lambda a: a == {"hit": True}),
+    "ours": FirstSetup("handler.py", "handler.handler", {"product_ids": [1]}, _ours_served),
+    "requests_cache": FirstSetup(
+        "bench_requests_cache.py",
+        "bench_requests_cache.handler",
+        {},
+        lambda a: a["hit"] is True and a["bytes"] > 0,
+    ),
+}
+
+# The runtime interface client as Lambda's bootstrap runs it. Its calls to the runtime API go
+# through its native client, not Python's sockets; the wrapper around wait_next_invocation
+# notes the modules (and, with the hook, socket connections) when init is over and when the
+# first response has been posted, then ends the process.
+RIC_CHILD = """\
+import sys
+sys.path[:0] = {paths!r}
+{hook}import os
+from awslambdaric import lambda_runtime_client as _client
+_marks = []
+def _wait(self, _wait=_client.BaseLambdaRuntimeClient.wait_next_invocation):
+    _marks.append("%d %s" % (len(sys.modules), {connects}))
+    if len(_marks) > 1:
+        os.write(2, ("\\n@bench %s\\n" % " ".join(_marks)).encode())
+        os._exit(0)
+    return _wait(self)
+_client.BaseLambdaRuntimeClient.wait_next_invocation = _wait
+from awslambdaric.__main__ import main
+main(["awslambdaric", {handler!r}])
+"""
+
+# The first invocation in detail: the function module imported, then invoked once, directly,
+# with the modules it imports listed and, in a second run, cProfile around the invocation
+# (-X importtime, when set, marks where the invocation starts).
+PROFILE_CHILD = """\
+import sys
+sys.path[:0] = {paths!r}
+import json
+from time import perf_counter
+{profiler_import}started = perf_counter()
+import {module} as function
+init_s = perf_counter() - started
+class Context:
+    aws_request_id = "bench-first-invocation"
+    function_name = "catalog"
+    function_version = "$LATEST"
+    invoked_function_arn = {arn!r}
+    memory_limit_in_mb = 1024
+    log_group_name = "/aws/lambda/catalog"
+    log_stream_name = "bench"
+    def get_remaining_time_in_millis(self):
+        return 60000
+before = set(sys.modules)
+sys.stderr.write("@invoke\\n")
+sys.stderr.flush()
+{profiler_on}started = perf_counter()
+answer = function.handler({event!r}, Context())
+invoke_s = perf_counter() - started
+{profiler_off}new = sorted(set(sys.modules) - before)
+sys.stderr.write("@done\\n")
+sys.stderr.flush()
+print("@result " + json.dumps({{"init_s": init_s, "invoke_s": invoke_s, "new_modules": new,
+                               "answer": answer, "profile": profile}}))
+"""
+PROFILER_ON = "profiler = cProfile.Profile()\nprofiler.enable()\n"
+PROFILER_OFF = """\
+profiler.disable()
+profile = [[f, l, n, c, own, cum] for (f, l, n), (_, c, own, cum, _) in
+           pstats.Stats(profiler).stats.items()]
 """
 
 
@@ -143,7 +313,7 @@ def layer_zip(build: bool) -> tuple[Path, dict[str, Any]]:
 
 
 def prepare_layers(zip_path: Path) -> dict[str, Path]:
-    """The layer unpacked as built, and a read-only copy without bytecode."""
+    """The layer unpacked as built, and a copy without bytecode, both read-only (/opt is)."""
     digest = hashlib.sha256(zip_path.read_bytes()).hexdigest()
     base = CACHE / "layers" / digest[:16]
     built, bare = base / "bytecode", base / "no_bytecode"
@@ -153,6 +323,7 @@ def prepare_layers(zip_path: Path) -> dict[str, Path]:
         with zipfile.ZipFile(zip_path) as archive:
             archive.extractall(built)
         shutil.copytree(built, bare, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        _make_read_only(built)
         _make_read_only(bare)
         (base / ".complete").write_text(zip_path.name)
     for stale in (CACHE / "layers").iterdir():
@@ -161,15 +332,17 @@ def prepare_layers(zip_path: Path) -> dict[str, Path]:
     return {"bytecode": built / "python", "no_bytecode": bare / "python"}
 
 
-def runtime_packages() -> Path:
-    """boto3 and its dependencies, as the Lambda runtime ships them (with their bytecode), at
-    the version this checkout uses; installed once into the cache."""
+def runtime_packages(python: str) -> Path:
+    """What the Lambda runtime ships, at the versions this checkout uses: boto3 and its
+    dependencies, and the runtime interface client (with their bytecode, read-only);
+    installed once into the cache for ``python``'s version."""
     version = importlib.metadata.version("boto3")
-    python = "{}.{}".format(*sys.version_info[:2])
-    target = CACHE / "runtime" / f"python{python}-boto3-{version}"
+    minor = _minor(python)
+    client = RUNTIME_CLIENT.replace("==", "-")
+    target = CACHE / "runtime" / f"python{minor}-boto3-{version}-{client}"
     if not (target / ".complete").exists():
         _replace(target)
-        _log(f"installing boto3=={version} into {target.relative_to(ROOT)}")
+        _log(f"installing boto3=={version} and {RUNTIME_CLIENT} into {target.relative_to(ROOT)}")
         subprocess.run(
             [
                 sys.executable,
@@ -180,22 +353,65 @@ def runtime_packages() -> Path:
                 "install",
                 "--target",
                 str(target),
+                "--python-version",
+                minor,
+                "--only-binary=:all:",
+                "--no-compile",
                 f"boto3=={version}",
+                RUNTIME_CLIENT,
             ],
             check=True,
         )
         shutil.rmtree(target / "bin", ignore_errors=True)
+        subprocess.run(
+            [python, "-I", "-m", "compileall", "-q", "-j", "0", str(target)],
+            check=True,
+            capture_output=True,
+        )
+        _make_read_only(target)
         (target / ".complete").write_text(version)
     return target
 
 
-def function_folder() -> Path:
-    """A copy of the example function's folder without bytecode (read-only, like /var/task)."""
-    target = CACHE / "function"
-    _replace(target)
-    shutil.copytree(FUNCTION, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    _make_read_only(target)
-    return target
+UNCHECKED = ("--invalidation-mode", "unchecked-hash")
+
+
+def function_folders(python: str) -> dict[str, Path]:
+    """Read-only copies of the example function's folder (like /var/task), with the floor's
+    and requests-cache's modules beside its handler: as deployed (``source``, no bytecode)
+    and with bytecode compiled by ``python`` beside each module (``bytecode``)."""
+    folders = {}
+    for variant in FUNCTION_CODE:
+        target = CACHE / "function" / variant
+        _replace(target)
+        shutil.copytree(FUNCTION, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        (target / FIRST["floor"].module).write_text(FLOOR_MODULE)
+        (target / FIRST["requests_cache"].module).write_text(RC_MODULE)
+        if variant == "bytecode":
+            subprocess.run(
+                [python, "-I", "-m", "compileall", "-q", *UNCHECKED, str(target)],
+                check=True,
+                capture_output=True,
+            )
+        _make_read_only(target)
+        folders[variant] = target
+    return folders
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user and system) of this process's ended children: around one child's
+    run, its own CPU time, which depends less than wall time on what else the machine runs."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _minor(python: str) -> str:
+    return subprocess.run(
+        [python, "-I", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
 
 
 def child_environment(endpoint: str) -> dict[str, str]:
@@ -234,6 +450,7 @@ def run_child(
     steps: list[str] | None = None,
 ) -> dict[str, Any]:
     code = child_code(paths, steps or [SETUPS[setup]], audit=audit)
+    cpu = _children_cpu()
     started = time.perf_counter()
     answer = subprocess.run(
         [python, "-I", "-S", "-B", "-c", code],
@@ -244,6 +461,7 @@ def run_child(
         check=False,
     )
     wall = time.perf_counter() - started
+    cpu = _children_cpu() - cpu
     if answer.returncode != 0:
         raise RuntimeError(f"cold start {setup} failed:\n{answer.stderr[-2000:]}")
     durations, modules, connects = answer.stdout.split()
@@ -252,6 +470,7 @@ def run_child(
         "init_s": sum(steps_s),
         "steps_s": steps_s,
         "process_s": wall,
+        "cpu_s": cpu,
         "modules": int(modules),
         "connects": int(connects),
     }
@@ -327,66 +546,419 @@ def breakdown(
     return result
 
 
+class RuntimeApi:
+    """As much of Lambda's runtime and extensions APIs as one invocation needs, on loopback.
+
+    An extension registers (the library's internal one does, at init) and asks for its next
+    event; the runtime asks for the next invocation. Init is over when both have asked, as in
+    Lambda: ``on_ready`` then snapshots what happened so far, and both get the invocation.
+    ``POST .../response`` stops the clock."""
+
+    RUNTIME = "/2018-06-01/runtime"
+    EXTENSION = "/2020-01-01/extension"
+    TRACE = "Root=1-6745a1b2-0123456789abcdef01234567;Parent=0123456789abcdef;Sampled=0"
+
+    def __init__(self, on_ready: Callable[[], Any]) -> None:
+        self.on_ready = on_ready
+        self._lock = threading.Lock()
+        self._release = threading.Event()
+        self.arm({}, "none")
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _answer(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+                try:
+                    self.send_response_only(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    pass  # the child has ended
+
+            def do_GET(self) -> None:
+                if self.path == f"{api.RUNTIME}/invocation/next":
+                    self._answer(*api.next_invocation())
+                elif self.path == f"{api.EXTENSION}/event/next":
+                    self._answer(*api.next_event())
+                else:
+                    self._answer(404, b"{}", {})
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                now = time.perf_counter()
+                if self.path == f"{api.EXTENSION}/register":
+                    self._answer(*api.register(self.headers.get("Lambda-Extension-Name", "")))
+                    return
+                with api._lock:
+                    if self.path == f"{api.RUNTIME}/invocation/{api.request_id}/response":
+                        api.responded_at = now
+                        api.response = body
+                    else:
+                        api.errors.append(f"{self.path}: {body[:2000]!r}")
+                self._answer(202, b'{"status": "OK"}', {"Content-Type": "application/json"})
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def arm(self, event: dict[str, Any], request_id: str) -> None:
+        """Ready for one more cold start that gets ``event``; releases the previous one's
+        blocked requests."""
+        with self._lock:
+            self._release.set()
+            self._release = threading.Event()
+            self.event = json.dumps(event).encode()
+            self.request_id = request_id
+            self.extension: str | None = None
+            self.extension_waiting = threading.Event()
+            self.dispatched = threading.Event()
+            self.extension_events = 0
+            self.ready_at: float | None = None
+            self.ready_state: Any = None
+            self.responded_at: float | None = None
+            self.response: bytes | None = None
+            self.errors: list[str] = []
+
+    def register(self, name: str) -> tuple[int, bytes, dict[str, str]]:
+        with self._lock:
+            self.extension = f"{name}-{random.getrandbits(64):016x}"
+            identifier = self.extension
+        body = json.dumps({"functionName": "catalog", "functionVersion": "$LATEST"}).encode()
+        return 200, body, {"Lambda-Extension-Identifier": identifier}
+
+    def next_invocation(self) -> tuple[int, bytes, dict[str, str]]:
+        with self._lock:
+            dispatched, waiting = self.dispatched, self.extension_waiting
+            registered = self.extension is not None
+            release = self._release
+        if dispatched.is_set():  # the benchmark's child ends before asking twice
+            release.wait(60)
+            return 500, b'{"errorType": "bench.NoMoreInvocations"}', {}
+        if registered:
+            waiting.wait(10)
+        with self._lock:
+            self.ready_at = time.perf_counter()
+            self.ready_state = self.on_ready()
+            self.dispatched.set()
+            deadline = int(time.time() * 1000) + 60_000
+            headers = {
+                "Content-Type": "application/json",
+                "Lambda-Runtime-Aws-Request-Id": self.request_id,
+                "Lambda-Runtime-Deadline-Ms": str(deadline),
+                "Lambda-Runtime-Invoked-Function-Arn": FUNCTION_ARN,
+                "Lambda-Runtime-Trace-Id": self.TRACE,
+            }
+            return 200, self.event, headers
+
+    def next_event(self) -> tuple[int, bytes, dict[str, str]]:
+        with self._lock:
+            self.extension_events += 1
+            first = self.extension_events == 1
+            waiting, dispatched, release = self.extension_waiting, self.dispatched, self._release
+            request_id = self.request_id
+        if not first:  # the invocation is over for the extension; the child ends meanwhile
+            release.wait(60)
+            return 500, b"{}", {}
+        waiting.set()
+        dispatched.wait(60)
+        event = {
+            "eventType": "INVOKE",
+            "deadlineMs": int(time.time() * 1000) + 60_000,
+            "requestId": request_id,
+            "invokedFunctionArn": FUNCTION_ARN,
+            "tracing": {"type": "X-Amzn-Trace-Id", "value": self.TRACE},
+        }
+        return 200, json.dumps(event).encode(), {"Content-Type": "application/json"}
+
+    def __enter__(self) -> RuntimeApi:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@dataclass
+class Seeded:
+    """The items the first invocations read, and how to store ours again."""
+
+    item_key: str
+    rc_url: str
+    reseed: Callable[[], None]
+
+
+def seed(origin: OriginServer, moto_endpoint: str, environ: dict[str, str]) -> Seeded:
+    """Store the product's response the way the example function does (its configuration,
+    namespace and ``expire_after``, memory tier off so that a reseed stores it again), and
+    requests-cache's own item of the same bytes; both read back as hits."""
+    from lambda_http_cache.config import CacheConfig
+    from lambda_http_cache.session import build_session
+    from requests_cache import CachedSession
+    from requests_cache import DynamoDbCache as RequestsCacheDynamoDb
+
+    body = json.dumps(PRODUCT).encode()
+    url = origin.route(PRODUCT_PATH, body, {"Content-Type": "application/json"})
+    rc_url = origin.route(RC_PATH, body, {"Content-Type": "application/octet-stream"})
+    overrides = {"HTTP_CACHE_MEMORY_MB": "0", "AWS_ENDPOINT_URL_DYNAMODB": moto_endpoint}
+    with environment(overrides):
+        # The example's @cached_http(expire_after=300), in the function's environment.
+        session = build_session(
+            CacheConfig.from_environment({**environ, **overrides}, expire_after=300)
+        )
+    client = dynamodb_client(moto_endpoint)
+    stored = session.get(url, timeout=10)
+    key = table_key(session, stored.cache_key)
+
+    def reseed() -> None:
+        client.delete_item(TableName=OURS_TABLE, Key={"key": {"S": key}})
+        session.get(url, timeout=10)
+        if not session.get(url, timeout=10).from_cache:
+            raise RuntimeError("the seeded item does not read back as a hit")
+
+    reseed()
+    rc = CachedSession(backend=RequestsCacheDynamoDb(RC_TABLE, endpoint_url=moto_endpoint))
+    rc.cache.delete(urls=[rc_url])
+    rc.get(rc_url, timeout=10)
+    if not rc.get(rc_url, timeout=10).from_cache:
+        raise RuntimeError("requests-cache's seeded item does not read back as a hit")
+    return Seeded(key, rc_url, reseed)
+
+
+def ric_code(paths: list[str], handler: str, *, audit: bool) -> str:
+    return RIC_CHILD.format(
+        paths=paths,
+        hook=AUDIT_HOOK if audit else "",
+        connects='"%d %d" % tuple(connects)' if audit else '"-1 -1"',
+        handler=handler,
+    )
+
+
+def first_response(
+    python: str,
+    paths: list[str],
+    setup: str,
+    environ: dict[str, str],
+    api: RuntimeApi,
+    proxy: DynamoDbProxy,
+    origin: OriginServer,
+    *,
+    audit: bool,
+) -> dict[str, Any]:
+    """One cold start under the runtime interface client, from the process's start to the
+    first invocation's response; checks that the response is the expected hit and that the
+    origin was not called."""
+    first = FIRST[setup]
+    code = ric_code(paths, first.handler, audit=audit)
+    api.arm(first.event, f"bench-{setup}-{random.getrandbits(32):08x}")
+    proxy.reset()
+    origin_before = sum(origin.hits.values())
+    cpu = _children_cpu()
+    started = time.perf_counter()
+    answer = subprocess.run(
+        [python, "-I", "-S", "-c", code],
+        env={**environ, "_HANDLER": first.handler},
+        capture_output=True,
+        text=True,
+        cwd=paths[0],
+        timeout=120,
+        check=False,
+    )
+    cpu = _children_cpu() - cpu
+    origin_calls = sum(origin.hits.values()) - origin_before
+    if api.responded_at is None or api.ready_at is None or api.response is None:
+        raise RuntimeError(
+            f"first response {setup}: none (exit {answer.returncode}); runtime API errors "
+            f"{api.errors}\n{answer.stderr[-3000:]}"
+        )
+    response = json.loads(api.response)
+    if not first.served(response):
+        raise RuntimeError(f"first response {setup}: not the expected hit: {response!r}")
+    if origin_calls:
+        raise RuntimeError(f"first response {setup}: the origin was called {origin_calls} times")
+    marks = [line for line in answer.stderr.splitlines() if line.startswith("@bench ")]
+    if not marks:
+        raise RuntimeError(f"first response {setup}: no marks\n{answer.stderr[-3000:]}")
+    counts = [int(x) for x in marks[-1].split()[1:]]
+    (modules_init, connects_init, api_init), (modules_first, connects_first, api_first) = (
+        counts[:3],
+        counts[3:],
+    )
+    init_calls: dict[str, int] = dict(api.ready_state)
+    first_calls = {op: n - init_calls.get(op, 0) for op, n in proxy.calls.items()}
+    return {
+        "ready_s": api.ready_at - started,
+        "first_response_s": api.responded_at - started,
+        "invocation_s": api.responded_at - api.ready_at,
+        "cpu_s": cpu,
+        "dynamodb_calls_init": init_calls,
+        "dynamodb_calls_first_invocation": {op: n for op, n in first_calls.items() if n},
+        "modules_init": modules_init,
+        "modules_first_invocation": modules_first - modules_init,
+        "connects_init": connects_init,
+        "connects_first_invocation": connects_first - connects_init,
+        "runtime_api_connects_init": api_init,
+        "runtime_api_connects_first_invocation": api_first - api_init,
+        "extension_registered": api.extension is not None,
+    }
+
+
+def _sum_calls(total: dict[str, int], calls: dict[str, int]) -> None:
+    for operation, count in calls.items():
+        total[operation] = total.get(operation, 0) + count
+
+
+def profile_first_invocation(
+    python: str, paths: list[str], environ: dict[str, str], setup: str = "ours"
+) -> dict[str, Any]:
+    """The first invocation of ``setup``'s module, invoked directly after its import: the
+    modules it imports with their ``-X importtime`` (ms, cumulative of the top-level ones),
+    and a cProfile of it (the profiler inflates Python-heavy code: read shares)."""
+    first = FIRST[setup]
+    module = first.module.removesuffix(".py")
+
+    def child(*, importtime: bool, profiled: bool) -> tuple[dict[str, Any], str]:
+        code = PROFILE_CHILD.format(
+            paths=paths,
+            module=module,
+            arn=FUNCTION_ARN,
+            event=first.event,
+            profiler_import="import cProfile, pstats\n" if profiled else "",
+            profiler_on=PROFILER_ON if profiled else "",
+            profiler_off=PROFILER_OFF if profiled else "profile = None\n",
+        )
+        flags = ["-X", "importtime"] if importtime else []
+        answer = subprocess.run(
+            [python, "-I", "-S", *flags, "-c", code],
+            env=environ,
+            capture_output=True,
+            text=True,
+            cwd=paths[0],
+            timeout=120,
+            check=False,
+        )
+        lines = [line for line in answer.stdout.splitlines() if line.startswith("@result ")]
+        if answer.returncode != 0 or not lines:
+            raise RuntimeError(f"profile of {setup} failed:\n{answer.stderr[-3000:]}")
+        result: dict[str, Any] = json.loads(lines[-1].removeprefix("@result "))
+        if not first.served(result["answer"]):
+            raise RuntimeError(f"profile of {setup}: not the expected hit: {result['answer']!r}")
+        return result, answer.stderr
+
+    plain, _ = child(importtime=False, profiled=False)
+    _, stderr = child(importtime=True, profiled=False)
+    during = stderr.partition("@invoke\n")[2].partition("@done\n")[0]
+    imports: dict[str, float] = {}
+    for line in during.splitlines():
+        if line.startswith("import time:") and "imported package" not in line:
+            _own, cumulative, name = line.removeprefix("import time:").split("|")
+            if not name.startswith("  "):  # top level: imported by the invocation itself
+                imports[name.strip()] = round(int(cumulative) / 1000, 2)
+    profiled, _ = child(importtime=False, profiled=True)
+    rows = profiled["profile"]
+    harness = {"<module>", "<built-in method builtins.exec>", "handler"}
+    top = sorted(
+        (r for r in rows if r[2] not in harness and "_bootstrap" not in r[0]),
+        key=lambda r: -r[5],
+    )[:25]
+    return {
+        "setup": setup,
+        "init_ms": round(plain["init_s"] * 1000, 2),
+        "first_invocation_ms": round(plain["invoke_s"] * 1000, 2),
+        "modules_imported_by_first_invocation": len(plain["new_modules"]),
+        "first_invocation_imports_ms": dict(sorted(imports.items(), key=lambda kv: -kv[1])),
+        "profiled_first_invocation_ms": round(profiled["invoke_s"] * 1000, 2),
+        "top_cumulative": [
+            {
+                "function": _short_path(f, line, name),
+                "calls": calls,
+                "own_ms": round(own * 1000, 2),
+                "cumulative_ms": round(cum * 1000, 2),
+            }
+            for f, line, name, calls, own, cum in top
+        ],
+    }
+
+
+def _short_path(filename: str, line: int, function: str) -> str:
+    if filename == "~":
+        return function
+    for marker in ("/python/", "/runtime/", "/function/source/", "/lib/python3"):
+        if marker in filename:
+            filename = filename.split(marker, 1)[1]
+            break
+    return f"{filename}:{line}({function})"
+
+
+def _quartiles(values: list[float]) -> tuple[float, float]:
+    """p25 and p75, interpolated between closest ranks (one value: that value)."""
+    if len(values) < 2:
+        return values[0], values[0]
+    low, _median, high = statistics.quantiles(values, n=4, method="inclusive")
+    return low, high
+
+
+def _summary(values_ms: list[float], prefix: str) -> dict[str, float]:
+    low, high = _quartiles(values_ms)
+    return {
+        f"{prefix}_median_ms": round(statistics.median(values_ms), 2),
+        f"{prefix}_p25_ms": round(low, 2),
+        f"{prefix}_p75_ms": round(high, 2),
+        f"{prefix}_min_ms": round(min(values_ms), 2),
+    }
+
+
 def run(
-    proxy: DynamoDbProxy, *, runs: int, build_layer: bool, seed: int, python: str | None = None
+    proxy: DynamoDbProxy,
+    origin: OriginServer,
+    moto_endpoint: str,
+    *,
+    runs: int,
+    build_layer: bool,
+    seed_value: int,
+    python: str | None = None,
 ) -> dict[str, Any]:
     python = python or sys.executable
+    minor = _minor(python)
     zip_path, note = layer_zip(build_layer)
     layers = prepare_layers(zip_path)
-    runtime = runtime_packages()
-    function = function_folder()
+    runtime = runtime_packages(python)
+    functions = function_folders(python)
     (CACHE / "home").mkdir(parents=True, exist_ok=True)
     environ = child_environment(proxy.endpoint)
-    configs = [(layer, setup) for layer in LAYERS for setup in SETUPS]
+    seeded = seed(origin, moto_endpoint, environ)
 
-    def paths(layer: str) -> list[str]:
+    def paths(layer: str, function: str = "source") -> list[str]:
         # Lambda's order: the function's code, then the layer, then the runtime's packages.
-        return [str(function), str(layers[layer]), str(runtime)]
+        return [str(functions[function]), str(layers[layer]), str(runtime)]
 
-    # Check runs (also a warm-up of the file cache): every socket connection counted.
-    checks: dict[str, Any] = {}
-    for layer, setup in configs:
-        proxy.reset()
-        measured = run_child(python, paths(layer), setup, environ, audit=True)
-        checks[f"{layer}/{setup}"] = {
-            "socket_connects": measured["connects"],
-            "dynamodb_calls": dict(proxy.calls),
-            "modules": measured["modules"],
+    with RuntimeApi(on_ready=lambda: dict(proxy.calls)) as api:
+        first_environ = {
+            **environ,
+            "AWS_LAMBDA_RUNTIME_API": api.address,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_python{minor}",
+            "CATALOG_API_URL": origin.url(""),
+            "BENCH_ITEM_KEY": seeded.item_key,
+            "BENCH_RC_URL": seeded.rc_url,
         }
-    rng = random.Random(seed)
-    samples: dict[str, list[dict[str, Any]]] = {f"{lay}/{s}": [] for lay, s in configs}
-    calls: dict[str, dict[str, int]] = {key: {} for key in samples}
-    for index in range(runs):
-        order = list(configs)
-        rng.shuffle(order)
-        for layer, setup in order:
-            key = f"{layer}/{setup}"
-            proxy.reset()
-            samples[key].append(run_child(python, paths(layer), setup, environ, audit=False))
-            for operation, count in proxy.calls.items():
-                calls[key][operation] = calls[key].get(operation, 0) + count
-        if (index + 1) % 5 == 0 or index + 1 == runs:
-            _log(f"cold start: {index + 1} of {runs} rounds")
+        measured = _measure(
+            python, paths, environ, first_environ, api, proxy, origin, seeded, runs, seed_value
+        )
+        proxy.reset()
+        seeded.reseed()
+        profiled = profile_first_invocation(python, paths("bytecode"), first_environ)
     proxy.reset()
     where = breakdown(python, paths("bytecode"), environ, rounds=min(runs, 5))
     proxy.reset()
-
-    results: dict[str, Any] = {}
-    for key, measured in samples.items():
-        init_ms = [m["init_s"] * 1000 for m in measured]
-        process_ms = [m["process_s"] * 1000 for m in measured]
-        results[key] = {
-            "runs": len(measured),
-            "init_median_ms": round(statistics.median(init_ms), 2),
-            "init_p25_ms": round(percentile(init_ms, 0.25), 2),
-            "init_p75_ms": round(percentile(init_ms, 0.75), 2),
-            "init_min_ms": round(min(init_ms), 2),
-            "process_median_ms": round(statistics.median(process_ms), 2),
-            "modules": measured[0]["modules"],
-            "dynamodb_calls_total": calls[key],
-            "dynamodb_calls_per_start": {op: n / len(measured) for op, n in calls[key].items()},
-            **{f"check_{k}": v for k, v in checks[key].items() if k != "modules"},
-        }
     versions = subprocess.run(
         [python, "-I", "-S", "-c", "import sys; print(sys.version.split()[0])"],
         capture_output=True,
@@ -396,9 +968,132 @@ def run(
     return {
         "python": versions,
         "interpreter_flags": "-I -S -B",
-        "sys_path": ["<function folder>", "<layer>/python", "<boto3 and dependencies>"],
+        "sys_path": ["<function folder>", "<layer>/python", "<runtime: boto3, awslambdaric>"],
         "runtime_packages": runtime.name,
         "layer": {"zip": zip_path.name, **note},
-        "results": results,
+        "results": measured["init"],
+        "first_response": {
+            "runtime_client": RUNTIME_CLIENT,
+            "interpreter_flags": "-I -S",
+            "folders": "read-only",
+            "results": measured["first"],
+            "profile_first_invocation": profiled,
+        },
         "breakdown_with_bytecode": where,
     }
+
+
+def _measure(
+    python: str,
+    paths: Callable[..., list[str]],
+    environ: dict[str, str],
+    first_environ: dict[str, str],
+    api: RuntimeApi,
+    proxy: DynamoDbProxy,
+    origin: OriginServer,
+    seeded: Seeded,
+    runs: int,
+    seed_value: int,
+) -> dict[str, dict[str, Any]]:
+    """Every configuration of both measurements, ``runs`` times, interleaved in a shuffled
+    order, after a check run of each with the audit hook."""
+    init_configs = [(layer, setup) for layer in LAYERS for setup in SETUPS]
+    first_configs = [(lay, fn, s) for lay, fn in FIRST_CONFIGS for s in FIRST_SETUPS]
+
+    def first_run(layer: str, function: str, setup: str, audit: bool) -> dict[str, Any]:
+        return first_response(
+            python, paths(layer, function), setup, first_environ, api, proxy, origin, audit=audit
+        )
+
+    # Check runs (also a warm-up of the file cache): every socket connection counted.
+    checks: dict[str, Any] = {}
+    for layer, setup in init_configs:
+        proxy.reset()
+        measured = run_child(python, paths(layer), setup, environ, audit=True)
+        checks[f"{layer}/{setup}"] = {
+            "socket_connects": measured["connects"],
+            "dynamodb_calls": dict(proxy.calls),
+            "modules": measured["modules"],
+        }
+    first_checks = {f"{lay}/{fn}/{s}": first_run(lay, fn, s, True) for lay, fn, s in first_configs}
+
+    rng = random.Random(seed_value)
+    order: list[tuple[str, ...]] = [*init_configs, *first_configs]
+    init_samples: dict[str, list[dict[str, Any]]] = {f"{lay}/{s}": [] for lay, s in init_configs}
+    first_samples: dict[str, list[dict[str, Any]]] = {
+        f"{lay}/{fn}/{s}": [] for lay, fn, s in first_configs
+    }
+    calls: dict[str, dict[str, int]] = {key: {} for key in init_samples}
+    for index in range(runs):
+        seeded.reseed()  # ours' item expires 300 s after it is stored
+        rng.shuffle(order)
+        for config in order:
+            if len(config) == 2:
+                layer, setup = config
+                key = f"{layer}/{setup}"
+                proxy.reset()
+                measured = run_child(python, paths(layer), setup, environ, audit=False)
+                init_samples[key].append(measured)
+                _sum_calls(calls[key], dict(proxy.calls))
+            else:
+                layer, function, setup = config
+                first_samples[f"{layer}/{function}/{setup}"].append(
+                    first_run(layer, function, setup, False)
+                )
+        if (index + 1) % 5 == 0 or index + 1 == runs:
+            _log(f"cold start: {index + 1} of {runs} rounds")
+
+    init_results: dict[str, Any] = {}
+    for key, samples in init_samples.items():
+        init_ms = [m["init_s"] * 1000 for m in samples]
+        low, high = _quartiles(init_ms)
+        init_results[key] = {
+            "runs": len(samples),
+            "init_median_ms": round(statistics.median(init_ms), 2),
+            "init_p25_ms": round(low, 2),
+            "init_p75_ms": round(high, 2),
+            "init_min_ms": round(min(init_ms), 2),
+            "process_median_ms": round(
+                statistics.median(m["process_s"] * 1000 for m in samples), 2
+            ),
+            "modules": samples[0]["modules"],
+            "dynamodb_calls_total": calls[key],
+            "dynamodb_calls_per_start": {op: n / len(samples) for op, n in calls[key].items()},
+            **{f"check_{k}": v for k, v in checks[key].items() if k != "modules"},
+        }
+    first_results: dict[str, Any] = {}
+    for key, samples in first_samples.items():
+        init_calls: dict[str, int] = {}
+        invocation_calls: dict[str, int] = {}
+        for sample in samples:
+            _sum_calls(init_calls, sample["dynamodb_calls_init"])
+            _sum_calls(invocation_calls, sample["dynamodb_calls_first_invocation"])
+        check = first_checks[key]
+        first_results[key] = {
+            "runs": len(samples),
+            **_summary([m["first_response_s"] * 1000 for m in samples], "first_response"),
+            **_summary([m["ready_s"] * 1000 for m in samples], "ready"),
+            **_summary([m["invocation_s"] * 1000 for m in samples], "invocation"),
+            **_summary([m["cpu_s"] * 1000 for m in samples], "cpu"),
+            "dynamodb_calls_init_total": init_calls,
+            "dynamodb_calls_first_invocation_total": invocation_calls,
+            "origin_calls_total": 0,  # any origin call fails the run
+            "responses_checked_hits": len(samples),
+            "check_socket_connects_init": check["connects_init"],
+            "check_socket_connects_first_invocation": check["connects_first_invocation"],
+            "check_runtime_api_connects_init": check["runtime_api_connects_init"],
+            "extension_registered": check["extension_registered"],
+            "modules_init": check["modules_init"],
+            "modules_imported_by_first_invocation": check["modules_first_invocation"],
+        }
+    for key, result in init_results.items():
+        base = init_results[f"{key.split('/')[0]}/baseline"]["init_median_ms"]
+        result["init_x_baseline"] = round(result["init_median_ms"] / base, 4)
+    for key, result in first_results.items():
+        floor = first_results[key.rsplit("/", 1)[0] + "/floor"]
+        for measure in ("first_response", "ready", "invocation"):
+            result[f"{measure}_x_floor"] = round(
+                result[f"{measure}_median_ms"] / floor[f"{measure}_median_ms"], 4
+            )
+        result["cpu_x_floor"] = round(result["cpu_median_ms"] / floor["cpu_median_ms"], 4)
+    return {"init": init_results, "first": first_results}

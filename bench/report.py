@@ -121,7 +121,31 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             )
             row["met"] = row["met"] and calls == 0 and connects == 0
             rows.append(row)
+        first = cold.get("first_response", {}).get("results", {})
+        for layer, function in FIRST_TARGET_CONFIGS:
+            ours = first.get(f"{layer}/{function}/ours")
+            floor = first.get(f"{layer}/{function}/floor")
+            if not ours or not floor:
+                continue
+            calls = sum(ours["dynamodb_calls_init_total"].values())
+            connects = ours["check_socket_connects_init"]
+            row = _target(
+                "time to first response (a DynamoDB hit) / floor",
+                f"layer {'with' if layer == 'bytecode' else 'without'} bytecode, "
+                f"function {'as deployed' if function == 'source' else 'with bytecode'}",
+                ours["first_response_x_floor"],
+                TARGET_COLD,
+                True,
+                f"{ours['first_response_median_ms']} ms vs {floor['first_response_median_ms']} "
+                f"ms; at init {calls} DynamoDB calls in {ours['runs']} starts, {connects} "
+                "socket connects",
+            )
+            row["met"] = row["met"] and calls == 0 and connects == 0
+            rows.append(row)
     return rows
+
+
+FIRST_TARGET_CONFIGS = (("bytecode", "source"), ("no_bytecode", "source"))
 
 
 # Text ----------------------------------------------------------------------------------------
@@ -229,6 +253,66 @@ def cold_rows(results: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+FIRST_NAMES = {
+    "floor": "floor: import requests, boto3, client, get_item",
+    "ours": "ours: the @cached_http handler, one request",
+    "requests_cache": "requests-cache documented setup, one get",
+}
+INIT_OF = {"floor": "baseline", "ours": "ours", "requests_cache": "requests_cache"}
+
+
+def side_by_side_rows(results: dict[str, Any]) -> list[list[str]]:
+    """Init (the import work, timed inside the interpreter) and time to first response (from
+    the process's start, under the runtime interface client), side by side."""
+    cold = results["cold_start"]
+    init = cold["results"]
+    first = cold.get("first_response", {}).get("results", {})
+    rows = []
+    for key, r in first.items():
+        layer, function, setup = key.split("/")
+        inits = init.get(f"{layer}/{INIT_OF[setup]}") if function == "source" else None
+        init_calls = {op: n / r["runs"] for op, n in r["dynamodb_calls_init_total"].items()}
+        first_calls = {
+            op: n / r["runs"] for op, n in r["dynamodb_calls_first_invocation_total"].items()
+        }
+        rows.append(
+            [
+                f"{'with' if layer == 'bytecode' else 'without'} bytecode",
+                "as deployed" if function == "source" else "with bytecode",
+                FIRST_NAMES[setup],
+                _fmt(inits["init_median_ms"], 1) if inits else "-",
+                f"{inits['init_x_baseline']:.2f}" if inits else "-",
+                _fmt(r["ready_median_ms"], 1),
+                _fmt(r["invocation_median_ms"], 1),
+                f"{_fmt(r['first_response_median_ms'], 1)} ({_fmt(r['first_response_p25_ms'], 0)}"
+                f" to {_fmt(r['first_response_p75_ms'], 0)})",
+                f"{r['first_response_x_floor']:.2f}",
+                f"{r['cpu_x_floor']:.2f}",
+                f"{_calls(init_calls)}; {_calls(first_calls)}",
+                f"{r['check_socket_connects_init']} ({r['check_runtime_api_connects_init']})",
+                f"{r['modules_init']} + {r['modules_imported_by_first_invocation']}",
+            ]
+        )
+    return rows
+
+
+SIDE_HEADER = [
+    "layer",
+    "function code",
+    "setup",
+    "init ms",
+    "x baseline",
+    "start to ready ms",
+    "first invocation ms",
+    "first response ms (p25 to p75)",
+    "x floor",
+    "CPU x floor",
+    "DynamoDB calls: init; 1st invocation",
+    "sockets at init (runtime API)",
+    "modules: init + 1st invocation",
+]
+
+
 COLD_HEADER = [
     "layer",
     "init work",
@@ -331,6 +415,18 @@ def text(results: dict[str, Any]) -> str:
     if "cold_start" in results:
         parts += [f"Cold start (python {results['cold_start']['python']}, isolated)", ""]
         parts += [_table(COLD_HEADER, cold_rows(results)), ""]
+        if results["cold_start"].get("first_response"):
+            parts += ["Init and time to first response (a DynamoDB hit), side by side", ""]
+            parts += [_table(SIDE_HEADER, side_by_side_rows(results)), ""]
+            profile = results["cold_start"]["first_response"]["profile_first_invocation"]
+            parts += [
+                f"ours' first invocation, invoked directly: {profile['first_invocation_ms']} ms; "
+                f"{profile['modules_imported_by_first_invocation']} modules imported by it: "
+                + ", ".join(
+                    f"{name} {ms} ms" for name, ms in profile["first_invocation_imports_ms"].items()
+                ),
+                "",
+            ]
     parts += ["Targets", "", _table(TARGET_HEADER, target_rows(results))]
     return "\n".join(parts)
 
@@ -351,6 +447,8 @@ def markdown(results: dict[str, Any]) -> str:
             parts += [_markdown_table(*_breakdown_rows(results)), ""]
     if "cold_start" in results:
         parts += [_markdown_table(COLD_HEADER, cold_rows(results)), ""]
+        if results["cold_start"].get("first_response"):
+            parts += [_markdown_table(SIDE_HEADER, side_by_side_rows(results)), ""]
     return "\n".join(parts)
 
 
@@ -500,26 +598,47 @@ def chart(results: dict[str, Any], path: Path) -> None:
     cold = results.get("cold_start")
     ax = axes[1][0]
     if cold:
-        layers = ["bytecode", "no_bytecode"]
-        series = ["baseline", "ours", "requests_cache"]
         r = cold["results"]
+        first = cold.get("first_response", {}).get("results", {})
+        groups = ["init/bytecode", "init/no_bytecode"]
+        groups += [g for g in ("first/bytecode", "first/no_bytecode") if first]
+        init_of = {"baseline": "baseline", "ours": "ours", "requests_cache": "requests_cache"}
+        first_of = {"baseline": "floor", "ours": "ours", "requests_cache": "requests_cache"}
+
+        def cold_value(group: str, setup: str, field: str) -> float | None:
+            kind, layer = group.split("/")
+            if kind == "init":
+                return float(r[f"{layer}/{init_of[setup]}"][f"init_{field}_ms"])
+            found = first.get(f"{layer}/source/{first_of[setup]}")
+            return float(found[f"first_response_{field}_ms"]) if found else None
+
         _grouped(
             ax,
-            layers,
-            series,
-            lambda layer, setup: r[f"{layer}/{setup}"]["init_median_ms"],
-            lambda layer, setup: r[f"{layer}/{setup}"]["init_p75_ms"],
+            groups,
+            ["baseline", "ours", "requests_cache"],
+            lambda group, setup: cold_value(group, setup, "median"),
+            lambda group, setup: cold_value(group, setup, "p75"),
             labels={
-                "baseline": "import requests, boto3 + client",
-                "ours": "import @cached_http handler",
+                "baseline": "baseline (init) / floor (first response)",
+                "ours": "ours: @cached_http handler",
                 "requests_cache": "requests-cache documented setup",
             },
         )
         ax.set_xticklabels(
-            ["layer with bytecode", "layer without bytecode (read-only)"], fontsize=8
+            [
+                "init\nlayer with bytecode",
+                "init\nwithout bytecode",
+                "first response\nlayer with bytecode",
+                "first response\nwithout bytecode",
+            ][: len(groups)],
+            fontsize=8,
         )
         ax.set_ylabel("ms")
-        ax.set_title(f"Cold start init work, Python {cold['python']} (whiskers: p75)", fontsize=10)
+        ax.set_title(
+            f"Cold start, Python {cold['python']}: init work, and process start to the first "
+            "response (a DynamoDB hit) (whiskers: p75)",
+            fontsize=9,
+        )
         ax.legend(fontsize=8)
     else:
         ax.axis("off")

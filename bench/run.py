@@ -185,7 +185,12 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_cold:
             progress(f"cold start: {args.cold_runs} runs of each configuration")
             results["cold_start"] = coldstart.run(
-                proxy, runs=args.cold_runs, build_layer=not args.no_layer_build, seed=args.seed
+                proxy,
+                origin,
+                moto.endpoint,
+                runs=args.cold_runs,
+                build_layer=not args.no_layer_build,
+                seed_value=args.seed,
             )
     results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results["seconds"] = round(time.perf_counter() - started, 1)
