@@ -13,12 +13,17 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
+from requests import Request
+
 from . import snapstart
 from .config import CacheConfig
 from .observability import MetricsPublisher, join_powertools_logger, logger
 from .session import CachedHttpSession, build_session
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+# The warm-up's request: prepared and keyed at init, never sent (.invalid never resolves).
+WARM_UP_URL = "https://warm-up.invalid/"
 
 _lock = threading.Lock()
 _container_session: CachedHttpSession | None = None
@@ -82,6 +87,9 @@ def _decorate(handler: Handler, settings: dict[str, Any]) -> Handler:
         session.after_response.start_extension()
     pass_session = _wants_session(handler)
     publisher = MetricsPublisher(config.metrics_namespace, config.metrics_service)
+    # Work every request needs, done now rather than by the first caller (SnapStart and
+    # provisioned concurrency absorb init). No network call.
+    _quietly(_warm_up, session)
     first_invocation = True
 
     @functools.wraps(handler)
@@ -105,8 +113,17 @@ def _decorate(handler: Handler, settings: dict[str, Any]) -> Handler:
     return invoke  # type: ignore[return-value]
 
 
+def _warm_up(session: CachedHttpSession) -> None:
+    """Run once what every request runs before the cache is read, with no network call and
+    nothing stored or counted: requests' request preparation (its first call imports
+    ``netrc``), the environment's proxy settings, and the cache key (URL normalisation)."""
+    request = session.prepare_request(Request("GET", WARM_UP_URL))
+    session.merge_environment_settings(request.url, {}, None, None, None)
+    session.cache.create_key(request)
+
+
 def _quietly(call: Callable[..., Any], *args: Any) -> None:
-    """Observability must never fail an invocation."""
+    """Observability (and the warm-up) must never fail an invocation, nor init."""
     try:
         call(*args)
     except Exception as error:

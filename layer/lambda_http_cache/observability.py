@@ -53,7 +53,13 @@ def log_decision(decision: str, **fields: Any) -> None:
 
 def join_powertools_logger() -> bool:
     """Route the library's records through the function's Powertools Logger handler, if the
-    function has one. Imports nothing: a function using Powertools has imported it."""
+    function has one. Imports nothing: a function using Powertools has imported it.
+
+    Hand-written rather than Powertools' ``copy_config_to_registered_loggers``: that helper
+    needs the function's ``Logger`` object (only its standard logger and handler can be found
+    from here), sets the level of every logger it touches, and adds a ``name`` key to every
+    record of the function's own logger; this keeps a level the library's logger was given and
+    leaves the function's logger as it is."""
     if "aws_lambda_powertools.logging" not in sys.modules or logger.handlers:
         return False
     from aws_lambda_powertools.logging.formatter import BasePowertoolsFormatter
@@ -81,6 +87,8 @@ class MetricsPublisher:
     def publish(self, counts: Mapping[str, int], latencies: Mapping[str, list[float]]) -> None:
         if not any(counts.values()) and not any(latencies.values()):
             return  # an invocation that made no cacheable request publishes nothing
+        # Imported here, not at init: init imports no Powertools (tests/integration/
+        # test_hot_path.py pins it). The first publishing invocation pays the import.
         from aws_lambda_powertools.metrics import EphemeralMetrics
 
         metrics = EphemeralMetrics(namespace=self.namespace, service=self.service)
