@@ -11,8 +11,9 @@ What goes in, all under ``python/`` (Lambda puts ``/opt/python`` on ``sys.path``
   wheels only (pip ``--platform any --implementation py --abi none --only-binary=:all:``),
   versions pinned by ``scripts/layer-constraints.txt`` so that a rebuild gives the same bytes;
 - every bundled distribution's ``*.dist-info`` (licenses, metadata): the layer redistributes them;
-- bytecode for each Python version the layer declares *and* this machine has an interpreter for,
-  compiled by that interpreter with ``--invalidation-mode unchecked-hash``.
+- bytecode for each Python version the layer declares *and* this machine has an interpreter for
+  (or, on a Debian-based machine, can unpack from Debian's packages: 3.14 comes from there
+  today), compiled by that interpreter with ``--invalidation-mode unchecked-hash``.
 
 What stays out:
 
@@ -206,11 +207,106 @@ def find_interpreter(version: str) -> str | None:
     """A CPython interpreter of exactly ``version`` (3.X), or None.
 
     Looks at ``LAYER_PYTHON_3_X``, this interpreter, ``python3.X`` on PATH, pyenv's versions and
-    the usual system folders; a candidate counts only if running it reports that version."""
+    the usual system folders; a candidate counts only if running it reports that version. Failing
+    those, on a Debian-based machine, Debian's own build of that version (see
+    :func:`debian_interpreter`)."""
     for candidate in _candidates(version):
         if Path(candidate).exists() and _interpreter_version(candidate) == version:
             return candidate
+    debian = debian_interpreter(version)
+    if debian and _interpreter_version(debian) == version:
+        return debian
     return None
+
+
+# Debian's unstable suite carries CPython versions before any stable Debian (or this machine's)
+# does: 3.14 when Lambda's python3.14 runtime arrived. Its packages are unpacked, not installed,
+# into .cache/, and run with their own C library through its dynamic loader, so nothing on the
+# machine changes. Set LAYER_PYTHON_FROM_DEBIAN=0 to never fetch them.
+DEBIAN_SUITE = "sid"
+DEBIAN_CACHE = ROOT / ".cache" / "debian-python"
+DEBIAN_LIBRARIES = ("libc6", "zlib1g", "libexpat1", "libssl3t64", "libffi8", "liblzma5")
+DEBIAN_ARCHITECTURES = {
+    "amd64": ("x86_64-linux-gnu", "ld-linux-x86-64.so.2"),
+    "arm64": ("aarch64-linux-gnu", "ld-linux-aarch64.so.1"),
+}
+
+
+def _debian_mirror() -> str | None:
+    """The Debian mirror this machine's apt already uses (its deb822 or one-line sources)."""
+    sources = [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]
+    for path in sources:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            words = line.split()
+            if line.startswith("URIs:") and len(words) > 1 and words[1].endswith("/debian"):
+                return words[1]
+            if words[:1] == ["deb"] and any(w.endswith("/debian") for w in words[1:3]):
+                return next(w for w in words[1:3] if w.endswith("/debian"))
+    return None
+
+
+def debian_interpreter(version: str) -> str | None:
+    """CPython ``version`` from Debian's unstable suite, unpacked under ``.cache/`` (once), as
+    a launcher script; None where that cannot be had (no apt-get or dpkg-deb, no Debian mirror
+    configured, another architecture, or the suite has no such version)."""
+    if os.environ.get("LAYER_PYTHON_FROM_DEBIAN", "1") == "0":
+        return None
+    if not (shutil.which("apt-get") and shutil.which("dpkg-deb") and shutil.which("dpkg")):
+        return None
+    architecture = subprocess.run(
+        ["dpkg", "--print-architecture"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    mirror = _debian_mirror()
+    if architecture not in DEBIAN_ARCHITECTURES or mirror is None:
+        return None
+    triplet, loader = DEBIAN_ARCHITECTURES[architecture]
+    base = DEBIAN_CACHE / f"python{version}-{architecture}"
+    launcher = base / f"python{version}"
+    if launcher.exists():
+        return str(launcher)
+    packages = [f"python{version}-minimal", f"libpython{version}-minimal"]
+    packages += [f"libpython{version}-stdlib", *DEBIAN_LIBRARIES]
+    apt = base / "apt"
+    shutil.rmtree(base, ignore_errors=True)
+    for folder in (apt / "lists" / "partial", apt / "archives" / "partial", base / "debs"):
+        folder.mkdir(parents=True)
+    keyring = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
+    signed = f"[signed-by={keyring}] " if keyring.exists() else ""
+    (apt / "sources.list").write_text(f"deb {signed}{mirror} {DEBIAN_SUITE} main\n")
+    options = [
+        f"-oDir::Etc::sourcelist={apt / 'sources.list'}",
+        "-oDir::Etc::sourceparts=/nonexistent",
+        f"-oDir::State::Lists={apt / 'lists'}",
+        f"-oDir::Cache::archives={apt / 'archives'}",
+        f"-oAPT::Architecture={architecture}",
+        "-oAPT::Sandbox::User=root" if os.geteuid() == 0 else "-oDebug::NoLocking=1",
+    ]
+    print(f"fetching python{version} from Debian's {DEBIAN_SUITE} suite into {base}")
+    steps = [["apt-get", *options, "update"], ["apt-get", *options, "download", *packages]]
+    for step in steps:
+        done = subprocess.run(
+            step, cwd=base / "debs", capture_output=True, text=True, timeout=600, check=False
+        )
+        if done.returncode != 0:
+            print(f"note: Debian's python{version} not fetched: {done.stderr.strip()[-300:]}")
+            shutil.rmtree(base, ignore_errors=True)
+            return None
+    root = base / "root"
+    for deb in sorted((base / "debs").glob("*.deb")):
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+    shutil.rmtree(apt)
+    libraries = root / "usr" / "lib" / triplet
+    launcher.write_text(
+        "#!/bin/sh\n"
+        f'exec "{libraries / loader}" --library-path "{libraries}" '
+        f'"{root / "usr" / "bin" / f"python{version}"}" "$@"\n'
+    )
+    launcher.chmod(0o755)
+    return str(launcher)
 
 
 # Build steps --------------------------------------------------------------------------------
