@@ -43,6 +43,7 @@ hook. A last pass profiles the first invocation (``-X importtime`` and cProfile)
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -396,6 +397,65 @@ def function_folders(python: str) -> dict[str, Path]:
         _make_read_only(target)
         folders[variant] = target
     return folders
+
+
+class ReadOnlyMounts:
+    """Folders made truly read-only for a child, as Lambda mounts /var/task and /opt.
+
+    Permission bits stop nobody running as root, and Python run as root writes the bytecode it
+    lacks into a folder that is only chmod'ed read-only (the next start then finds it). So, as
+    root, each child gets its own private mount namespace in which every folder is bind-mounted
+    read-only (``unshare`` and ``mount`` between fork and exec, nothing visible outside the
+    child); Python's attempt to write then fails as on Lambda. As another user, the permission
+    bits suffice and nothing is mounted."""
+
+    CLONE_NEWNS = 0x00020000
+    MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 32, 4096, 16384, 1 << 18
+
+    def __init__(self, folders: list[str]) -> None:
+        self.folders = [os.fsencode(folder) for folder in folders]
+        self.libc: Any = _libc() if os.geteuid() == 0 else None
+
+    @property
+    def needed(self) -> bool:
+        return self.libc is not None
+
+    def enter(self) -> None:
+        """In the child, before exec: a private namespace with the folders read-only."""
+        libc = self.libc
+        if libc.unshare(self.CLONE_NEWNS) != 0:
+            raise OSError("unshare(CLONE_NEWNS) failed")
+        if libc.mount(b"none", b"/", None, self.MS_REC | self.MS_PRIVATE, None) != 0:
+            raise OSError("making / private failed")
+        for folder in self.folders:
+            if libc.mount(folder, folder, None, self.MS_BIND | self.MS_REC, None) != 0:
+                raise OSError(f"bind mount of {folder!r} failed")
+            flags = self.MS_REMOUNT | self.MS_BIND | self.MS_RDONLY
+            if libc.mount(None, folder, None, flags, None) != 0:
+                raise OSError(f"read-only remount of {folder!r} failed")
+
+    def check(self, python: str) -> None:
+        """A child really cannot write into the first folder (raises if it can)."""
+        probe = os.path.join(os.fsdecode(self.folders[0]), "__pycache__", "probe")
+        code = f"open({probe!r}, 'w')"
+        answer = subprocess.run(
+            [python, "-I", "-S", "-c", code],
+            capture_output=True,
+            text=True,
+            preexec_fn=self.enter if self.needed else None,
+            check=False,
+        )
+        if answer.returncode == 0:
+            os.unlink(probe)
+            raise RuntimeError(f"{probe} was writable: the folders are not read-only")
+
+
+@functools.cache
+def _libc() -> Any:
+    import ctypes
+    import ctypes.util
+
+    return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
 
 def _children_cpu() -> float:
@@ -761,6 +821,7 @@ def first_response(
     code = ric_code(paths, first.handler, audit=audit)
     api.arm(first.event, f"bench-{setup}-{random.getrandbits(32):08x}")
     proxy.reset()
+    mounts = ReadOnlyMounts(paths)
     origin_before = sum(origin.hits.values())
     cpu = _children_cpu()
     started = time.perf_counter()
@@ -771,6 +832,7 @@ def first_response(
         text=True,
         cwd=paths[0],
         timeout=120,
+        preexec_fn=mounts.enter if mounts.needed else None,
         check=False,
     )
     cpu = _children_cpu() - cpu
@@ -837,6 +899,7 @@ def profile_first_invocation(
             profiler_off=PROFILER_OFF if profiled else "profile = None\n",
         )
         flags = ["-X", "importtime"] if importtime else []
+        mounts = ReadOnlyMounts(paths)
         answer = subprocess.run(
             [python, "-I", "-S", *flags, "-c", code],
             env=environ,
@@ -844,6 +907,7 @@ def profile_first_invocation(
             text=True,
             cwd=paths[0],
             timeout=120,
+            preexec_fn=mounts.enter if mounts.needed else None,
             check=False,
         )
         lines = [line for line in answer.stdout.splitlines() if line.startswith("@result ")]
@@ -936,6 +1000,7 @@ def run(
     (CACHE / "home").mkdir(parents=True, exist_ok=True)
     environ = child_environment(proxy.endpoint)
     seeded = seed(origin, moto_endpoint, environ)
+    ReadOnlyMounts([str(functions["source"])]).check(python)
 
     def paths(layer: str, function: str = "source") -> list[str]:
         # Lambda's order: the function's code, then the layer, then the runtime's packages.
