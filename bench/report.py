@@ -514,15 +514,22 @@ def chart(results: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(2, 2, figsize=(13, 9), dpi=90)
+    warm = results.get("warm")
+    if warm:
+        figure, axes = plt.subplots(2, 2, figsize=(13, 9), dpi=90)
+        cold_axis = axes[1][0]
+    else:  # a cold-start-only run (--skip-warm): its one panel
+        figure, cold_axis = plt.subplots(1, 1, figsize=(9, 5.5), dpi=90)
     m = results["machine"]
     figure.suptitle(
         f"lambda-http-cache benchmark, {m['date'][:10]}: {m['nproc']} CPUs, Python {m['python']}"
         f", local DynamoDB-compatible server, origin delay {results['settings']['origin_delay']:g}"
-        " ms  (bars: median; whiskers: p99)",
+        " ms  (bars: median; whiskers: p99)"
+        if warm
+        else f"lambda-http-cache cold start, {m['date'][:10]}: {m['nproc']} CPUs, local "
+        "DynamoDB-compatible server (bars: median; whiskers: p75)",
         fontsize=10,
     )
-    warm = results.get("warm")
     if warm:
         latency = warm["latency"]
         bodies = list(latency)
@@ -590,13 +597,9 @@ def chart(results: dict[str, Any], path: Path) -> None:
             f"{warm['throughput']['body']}",
             fontsize=10,
         )
-    else:
-        axes[0][0].axis("off")
-        axes[0][1].axis("off")
-        axes[1][1].axis("off")
 
     cold = results.get("cold_start")
-    ax = axes[1][0]
+    ax = cold_axis
     if cold:
         r = cold["results"]
         first = cold.get("first_response", {}).get("results", {})
