@@ -30,8 +30,10 @@ demo: $(VENV)/.demo-installed
 	$(BIN)/python -m scripts.demo
 
 # The benchmark: local DynamoDB server and origin, every variant side by side, the cold start
-# from the built layer (dist/, built first if missing or stale). Results and chart go to
-# bench/results/; BENCH_ARGS="--quick" is a smoke run (written to bench/results/tmp/).
+# from the built layer (dist/, built first if missing or stale): init, and the time to the
+# first response under AWS's runtime interface client (awslambdaric, installed into
+# bench/.cache/). Results and chart go to bench/results/; BENCH_ARGS="--quick" is a smoke run
+# (written to bench/results/tmp/).
 $(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
 	$(PIP) install -e '.[bench]'
 	touch $@ $(VENV)/.demo-installed
