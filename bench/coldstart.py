@@ -365,7 +365,9 @@ def runtime_packages(python: str) -> Path:
         )
         shutil.rmtree(target / "bin", ignore_errors=True)
         subprocess.run(
-            [python, "-I", "-m", "compileall", "-q", "-j", "0", str(target)],
+            # Serially: worker processes would start sys.executable, which for an interpreter
+            # run through a launcher (build_layer's Debian-built ones) is not runnable as is.
+            [python, "-I", "-m", "compileall", "-q", str(target)],
             check=True,
             capture_output=True,
         )
@@ -991,6 +993,7 @@ def run(
     seed_value: int,
     python: str | None = None,
 ) -> dict[str, Any]:
+    python = os.path.abspath(python) if python and os.sep in python else python
     python = python or sys.executable
     minor = _minor(python)
     zip_path, note = layer_zip(build_layer)

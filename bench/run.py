@@ -81,6 +81,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="use dist/*.zip as it is instead of running the (no-op when fresh) layer build",
     )
+    parser.add_argument(
+        "--cold-python",
+        help="the interpreter the cold starts run (default: this one); its version's layer "
+        "bytecode, boto3 and awslambdaric are used",
+    )
     parser.add_argument("--skip-cold", action="store_true", help="warm measurements only")
     parser.add_argument("--skip-warm", action="store_true", help="cold start only")
     parser.add_argument("--seed", type=int, default=5, help="seed of the interleaving order")
@@ -191,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
                 runs=args.cold_runs,
                 build_layer=not args.no_layer_build,
                 seed_value=args.seed,
+                python=args.cold_python,
             )
     results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results["seconds"] = round(time.perf_counter() - started, 1)
