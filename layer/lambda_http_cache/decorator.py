@@ -86,7 +86,11 @@ def _decorate(handler: Handler, settings: dict[str, Any]) -> Handler:
         # Lambda's init phase: the only time an internal extension may register.
         session.after_response.start_extension()
     pass_session = _wants_session(handler)
-    publisher = MetricsPublisher(config.metrics_namespace, config.metrics_service)
+    publisher = (
+        MetricsPublisher(config.metrics_namespace, config.metrics_service)
+        if config.metrics
+        else None
+    )
     # Work every request needs, done now rather than by the first caller (SnapStart and
     # provisioned concurrency absorb init). No network call.
     _quietly(_warm_up, session)
@@ -107,7 +111,7 @@ def _decorate(handler: Handler, settings: dict[str, Any]) -> Handler:
             # Refreshes queued by this invocation run now, after its response.
             session.after_response.invocation_finished(getattr(context, "aws_request_id", None))
             counts, latencies = session.stats.drain()
-            if config.metrics:
+            if publisher is not None:
                 _quietly(publisher.publish, counts, latencies)
 
     return invoke  # type: ignore[return-value]

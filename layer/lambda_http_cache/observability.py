@@ -78,20 +78,23 @@ def join_powertools_logger() -> bool:
 
 
 class MetricsPublisher:
-    """Writes one embedded-metric-format document per invocation to stdout."""
+    """Writes one embedded-metric-format document per invocation to stdout.
+
+    Built at init, where it imports Powertools' metrics: every invocation that makes a
+    cacheable request publishes, so the import is work the first caller would otherwise pay,
+    and at init SnapStart and provisioned concurrency absorb it."""
 
     def __init__(self, namespace: str, service: str) -> None:
+        from aws_lambda_powertools.metrics import EphemeralMetrics
+
         self.namespace = namespace
         self.service = service
+        self._metrics = EphemeralMetrics
 
     def publish(self, counts: Mapping[str, int], latencies: Mapping[str, list[float]]) -> None:
         if not any(counts.values()) and not any(latencies.values()):
             return  # an invocation that made no cacheable request publishes nothing
-        # Imported here, not at init: init imports no Powertools (tests/integration/
-        # test_hot_path.py pins it). The first publishing invocation pays the import.
-        from aws_lambda_powertools.metrics import EphemeralMetrics
-
-        metrics = EphemeralMetrics(namespace=self.namespace, service=self.service)
+        metrics = self._metrics(namespace=self.namespace, service=self.service)
         for event, (name, unit) in COUNT_METRICS.items():
             metrics.add_metric(name=name, unit=unit, value=counts.get(event, 0))
         for kind, name in LATENCY_METRICS.items():
@@ -111,7 +114,9 @@ class Tracing:
     def _resolve(self) -> Any:
         if not self._resolved:
             self._resolved = True
-            if self.enabled and "aws_lambda_powertools.tracing" in sys.modules:
+            # The function traces if the X-Ray SDK is loaded (its Powertools Tracer loads it);
+            # Powertools itself is no sign, since the metrics load it at init.
+            if self.enabled and "aws_xray_sdk.core" in sys.modules:
                 from aws_lambda_powertools.tracing import Tracer
 
                 tracer = Tracer()  # shares the function's configuration

@@ -183,9 +183,13 @@ def test_keys_are_computed_once_per_distinct_request(
     assert len(computed) == 2
 
 
-def test_cold_start_imports_no_powertools(table_name: str) -> None:
-    """Import work stays small: Powertools (and X-Ray) are imported at the first metrics
-    flush, or when the function itself uses them, not at init."""
+@pytest.mark.parametrize("metrics", ["true", "false"])
+def test_init_imports_what_every_invocation_needs_and_no_more(
+    table_name: str, origin: OriginServer, metrics: str
+) -> None:
+    """The metrics every invocation publishes are imported at init (where SnapStart and
+    provisioned concurrency absorb it), so the first invocation imports nothing; without
+    metrics no Powertools is imported, and X-Ray only when the function itself uses it."""
     import json
     import os
     import subprocess
@@ -193,17 +197,32 @@ def test_cold_start_imports_no_powertools(table_name: str) -> None:
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
+    origin.route("/products/1", json.dumps({"id": 1, "name": "one", "price": 1.5}))
     script = (
         "import json, sys; sys.path.insert(0, 'functions/catalog'); import handler; "
-        "print(json.dumps(sorted(m for m in sys.modules "
-        "if m.startswith(('aws_lambda_powertools', 'aws_xray_sdk')))))"
+        "loaded = lambda: {m for m in sys.modules if m.startswith(('aws_lambda_powertools', "
+        "'aws_xray_sdk'))}; at_init = loaded(); "
+        "handler.handler({'product_ids': [1]}, None); "
+        "print(json.dumps([sorted(at_init), sorted(loaded() - at_init)]))"
     )
     result = subprocess.run(
         [sys.executable, "-c", script],
         capture_output=True,
         text=True,
         cwd=root,
-        env={**os.environ, "PYTHONPATH": str(root / "layer")},
+        env={
+            **os.environ,
+            "PYTHONPATH": str(root / "layer"),
+            "HTTP_CACHE_METRICS": metrics,
+            "CATALOG_API_URL": origin.url(""),
+        },
         check=True,
     )
-    assert json.loads(result.stdout) == []
+    at_init, at_first_invocation = json.loads(result.stdout.splitlines()[-1])
+    # A function that does not trace loads no X-Ray, at init or when the cache is used.
+    assert not any(m.startswith("aws_xray_sdk") for m in at_init + at_first_invocation)
+    if metrics == "true":
+        assert "aws_lambda_powertools.metrics" in at_init
+        assert at_first_invocation == []
+    else:
+        assert at_init == []
