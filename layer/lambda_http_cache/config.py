@@ -3,6 +3,10 @@
 Every setting is validated when the configuration is built (Lambda's init phase), and a bad
 value raises :class:`ConfigError` naming the setting, so a typo fails the deploy's first
 invocation loudly instead of silently disabling the cache.
+
+Parsed by hand with the standard library, not a settings library such as pydantic: this
+module runs at every cold start, and such a library's import alone costs more than all of
+this (see "Cold start" in the README).
 """
 
 from __future__ import annotations

@@ -7,6 +7,10 @@ metadata stays readable in the console. See "Item layout" in the README.
 
 Between a response and an item stands an :class:`Entry`: the decoded, immutable content of
 one cache entry, which the memory tier keeps and turns into a fresh response on each hit.
+
+Written by hand rather than through boto3's ``TypeSerializer``/``TypeDeserializer`` (what its
+resource API uses): those turn every number into ``Decimal`` and know nothing of bodies,
+compression or the bounds a hostile item needs.
 """
 
 from __future__ import annotations
@@ -337,7 +341,9 @@ def expires_epoch(expires: datetime) -> int:
 
 
 def item_size(item: Mapping[str, Any]) -> int:
-    """DynamoDB's size of an item: attribute names plus values, in bytes."""
+    """DynamoDB's size of an item: attribute names plus values, in bytes. No AWS library
+    computes it (DynamoDB only refuses an item over the limit, after the call), and knowing it
+    before the write is what lets an oversize response go to the bucket or stay uncached."""
     return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
 
 
