@@ -186,13 +186,16 @@ class CacheTable:
                 yield from page.get("Items", [])
 
     def delete_many(self, keys: Iterable[str]) -> None:
-        """Delete keys with boto3's batch writer: 25 per BatchWriteItem, what DynamoDB leaves
+        """Delete keys with boto3's batch writer: 25 per BatchWriteItem, a key given twice
+        sent once (DynamoDB refuses a batch naming a key twice), what DynamoDB leaves
         unprocessed sent again after a pause; RuntimeError if a key is left eight times."""
         from boto3.dynamodb.table import BatchWriter  # maintenance only: not at cold start
 
         # BatchWriter calls only batch_write_item on its client.
         sender = cast("BaseClient", _BatchSender(self))
-        with BatchWriter(self.table_name, sender, flush_amount=BATCH_WRITE_LIMIT) as writer:
+        with BatchWriter(
+            self.table_name, sender, flush_amount=BATCH_WRITE_LIMIT, overwrite_by_pkeys=["key"]
+        ) as writer:
             for key in keys:
                 writer.delete_item(Key={"key": {"S": key}})
 

@@ -177,3 +177,15 @@ def test_no_ttl_attribute_when_ttl_is_off(table_name: str, origin: OriginServer,
     (item,) = scan_all(ddb, table_name)
     assert "expires" in item
     assert "ttl" not in item
+
+
+def test_delete_takes_a_key_given_twice(table_name: str, origin: OriginServer, ddb: Any) -> None:
+    """requests-cache's delete() passes its keys on as given; DynamoDB refuses a batch that
+    names a key twice, which would leave every key of that batch in place."""
+    session = cached_session(table_name)
+    first = session.get(origin.route("/delete/1", "{}")).cache_key
+    second = session.get(origin.route("/delete/2", "{}")).cache_key
+    assert len(scan_all(ddb, table_name)) == 2
+    session.cache.delete(first, first, second)
+    assert scan_all(ddb, table_name) == []
+    assert session.cache.stats["errors"] == 0
