@@ -39,8 +39,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from bench.measure import summary_ms
-from scripts.local_servers import local_environment
+from bench.measure import read_units, summary_ms
+from scripts.local_servers import (
+    MotoServer,
+    create_cache_table,
+    dynamodb_client,
+    local_environment,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -62,10 +67,8 @@ MAX_REQUESTS_PER_THREAD = 5_000
 READY_TIMEOUT_SECONDS = 120.0
 JOIN_GRACE_SECONDS = 30.0
 REQUEST_TIMEOUT = (2.0, 15.0)
-# DynamoDB's units: a write unit per 1 KB written (a failed conditional write costs it too),
-# a strongly consistent read unit per 4 KB read.
+# DynamoDB's write unit: one per 1 KB written (a failed conditional write costs it too).
 WRITE_UNIT_BYTES = 1024
-READ_UNIT_BYTES = 4096
 TARGET_CALLS_PER_WINDOW = 1.1
 COORDINATED = ("leases", "swr", "early_refresh")
 
@@ -543,10 +546,6 @@ class Fleet:
 # Analysis --------------------------------------------------------------------------------------
 
 
-def _ms(values: list[float]) -> dict[str, Any] | None:
-    return summary_ms(values)
-
-
 def _bursts(times: list[float]) -> list[list[float]]:
     groups: list[list[float]] = []
     for moment in sorted(times):
@@ -611,7 +610,7 @@ def analyse_fleet(
     lease_size = item_bytes.get("lease")
     entry_size = item_bytes.get("entry")
     write_units = lease_puts * max(1, math.ceil((lease_size or 1) / WRITE_UNIT_BYTES))
-    read_units = consistent_gets * max(1, math.ceil((entry_size or 1) / READ_UNIT_BYTES))
+    read_cost = consistent_gets * read_units(entry_size or 1, consistent=True)
     key_windows = keys * windows
     return {
         "seconds": round(seconds, 3),
@@ -637,12 +636,12 @@ def analyse_fleet(
             ),
             "max": max((len({c.container for c in b}) for b in bursts), default=None),
         },
-        "latency": _ms(everything),
-        "latency_during_expiry": _ms(during),
-        "latency_fresh_hits": _ms(fresh_hits),
-        "latency_stale_served": _ms(stale_served),
-        "latency_from_origin": _ms(from_origin),
-        "to_own_origin_call": _ms(to_origin),
+        "latency": summary_ms(everything),
+        "latency_during_expiry": summary_ms(during),
+        "latency_fresh_hits": summary_ms(fresh_hits),
+        "latency_stale_served": summary_ms(stale_served),
+        "latency_from_origin": summary_ms(from_origin),
+        "to_own_origin_call": summary_ms(to_origin),
         "expiry_moments": sum(len(m) for m in ordered),
         "hit_ratio": round(sum(1 for r in ok if r[3]) / len(ok), 4) if ok else None,
         "dynamodb_calls": dict(sorted(dynamodb.items())),
@@ -659,9 +658,9 @@ def analyse_fleet(
             "lease_item_bytes": lease_size,
             "entry_item_bytes": entry_size,
             "write_units": write_units,
-            "read_units": read_units,
+            "read_units": read_cost,
             "write_units_per_key_per_window": round(write_units / key_windows, 3),
-            "read_units_per_key_per_window": round(read_units / key_windows, 3),
+            "read_units_per_key_per_window": round(read_cost / key_windows, 3),
         },
         "cache_events": dict(sorted(stats.items())),
         "logged": dict(logged.most_common(5)),
@@ -716,8 +715,6 @@ def run_variant(
     workdir: Path,
     progress: Callable[[str], None],
 ) -> dict[str, Any]:
-    from scripts.local_servers import create_cache_table
-
     table = f"fleet_{variant.name}"
     create_cache_table(client, table)
     prefix = f"/{variant.name}/"
@@ -800,8 +797,6 @@ def run_killed_holder(
     the others, with the default settings, keep asking for the key."""
     from lambda_http_cache.coordination import lease_seconds, wait_plan
     from lambda_http_cache.item import LEASE_SUFFIX
-
-    from scripts.local_servers import create_cache_table
 
     variant = BY_NAME["leases"]
     table = "fleet_killed_holder"
@@ -931,22 +926,22 @@ def analyse_killed(
         "failed_examples": sorted({str(r[6]) for r in failed})[:3],
         "wait_bound_seconds": round(wait_bound, 3),
         "waited_requests": len(waited),
-        "latency_waited": _ms(latencies),
+        "latency_waited": summary_ms(latencies),
         "latency_waited_max_ms": round(max(latencies, default=0.0) * 1000, 1),
         "normal_refresh_ms": round(refresh * 1000, 2),
         "normal_to_origin_ms": round(normal_to_origin * 1000, 2),
         "max_delay_beyond_normal_ms": round(beyond * 1000, 1),
         "within_bound": beyond <= wait_bound,
-        "to_own_origin_call": _ms(to_origin),
+        "to_own_origin_call": summary_ms(to_origin),
         "max_wait_before_own_origin_call_beyond_normal_ms": round(waited_before_origin * 1000, 1),
         # The waits themselves, from each request's DynamoDB calls: a container that lost the
         # lease, from the lost PutItem to its last look at the table; a thread that waited for
         # its container's leader, between its first and second read.
-        "lease_waits": _ms(lease_waits),
+        "lease_waits": summary_ms(lease_waits),
         "lease_wait_max_ms": round(max(lease_waits, default=0.0) * 1000, 1),
-        "flight_waits": _ms(flight_waits),
+        "flight_waits": summary_ms(flight_waits),
         "flight_wait_max_ms": round(max(flight_waits, default=0.0) * 1000, 1),
-        "dynamodb_call_ms_of_waiting_requests": _ms(call_seconds),
+        "dynamodb_call_ms_of_waiting_requests": summary_ms(call_seconds),
         "first_refreshed_answer_after_lease_ms": (
             round((landed - since) * 1000, 1) if landed else None
         ),
@@ -1147,7 +1142,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     from bench import fleet_report
     from bench.run import machine
-    from scripts.local_servers import MotoServer, dynamodb_client
 
     args = parse_args(argv)
     started = time.perf_counter()
