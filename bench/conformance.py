@@ -48,6 +48,8 @@ from typing import Any
 
 import requests
 
+from bench.report import markdown_table
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 SCRATCH = ROOT / "bench" / ".conformance"
@@ -744,30 +746,24 @@ def other_rows(
     return rows
 
 
-def table(header: list[str], rows: Iterable[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def summary_table(
     tests: list[SuiteTest], by_cache: Mapping[str, Mapping[str, str]], labels: Mapping[str, str]
 ) -> str:
-    return table(SUMMARY_HEADER, summary_rows(tests, by_cache, labels))
+    return markdown_table(SUMMARY_HEADER, summary_rows(tests, by_cache, labels))
 
 
 def kind_table(
     tests: list[SuiteTest], by_cache: Mapping[str, Mapping[str, str]], labels: Mapping[str, str]
 ) -> str:
     header = ["tests of", "kind", "tests", *(labels[c] for c in by_cache)]
-    return table(header, kind_rows(tests, by_cache))
+    return markdown_table(header, kind_rows(tests, by_cache))
 
 
 def group_table(
     tests: list[SuiteTest], by_cache: Mapping[str, Mapping[str, str]], labels: Mapping[str, str]
 ) -> str:
     header = ["group", "tests", *(labels[c] for c in by_cache)]
-    return table(header, group_rows(tests, by_cache))
+    return markdown_table(header, group_rows(tests, by_cache))
 
 
 def facts_line(facts: Mapping[str, Any]) -> str:
@@ -836,7 +832,7 @@ def markdown(
             "",
             '## What "other" is',
             "",
-            table(["cache", *OTHER_OUTCOMES], other_rows(tests, by_cache, labels)),
+            markdown_table(["cache", *OTHER_OUTCOMES], other_rows(tests, by_cache, labels)),
             "",
         ]
     )

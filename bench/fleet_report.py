@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bench.report import markdown_table, text_table
+
 CHART_NAMES = {
     "requests_cache": "requests-cache\nDynamoDbCache",
     "uncoordinated": "ours: no\ncoordination",
@@ -140,22 +142,6 @@ def target_rows(results: dict[str, Any]) -> list[list[str]]:
     ]
 
 
-def _text_table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = [
-        "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True))
-        for row in [header, *rows]
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def machine_line(results: dict[str, Any]) -> str:
     m = results["machine"]
     v = m["versions"]
@@ -178,15 +164,15 @@ def text(results: dict[str, Any]) -> str:
     parts = [
         machine_line(results),
         "",
-        _text_table(VARIANT_HEADER, variant_rows(results)),
+        text_table(VARIANT_HEADER, variant_rows(results)),
     ]
     if results.get("killed_holder"):
         parts += [
             "",
             "Lease holder killed mid-refresh",
-            _text_table(["", ""], killed_rows(results)),
+            text_table(["", ""], killed_rows(results)),
         ]
-    parts += ["", _text_table(["target", "scope", "measured", "limit", ""], target_rows(results))]
+    parts += ["", text_table(["target", "scope", "measured", "limit", ""], target_rows(results))]
     return "\n".join(parts)
 
 
@@ -196,20 +182,20 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         machine_line(results),
         "",
-        _markdown_table(VARIANT_HEADER, variant_rows(results)),
+        markdown_table(VARIANT_HEADER, variant_rows(results)),
     ]
     if results.get("killed_holder"):
         parts += [
             "",
             "## Lease holder killed mid-refresh",
             "",
-            _markdown_table(["", ""], killed_rows(results)),
+            markdown_table(["", ""], killed_rows(results)),
         ]
     parts += [
         "",
         "## Targets",
         "",
-        _markdown_table(["target", "scope", "measured", "limit", ""], target_rows(results)),
+        markdown_table(["target", "scope", "measured", "limit", ""], target_rows(results)),
         "",
     ]
     return "\n".join(parts)

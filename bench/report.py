@@ -342,7 +342,7 @@ def target_rows(results: dict[str, Any]) -> list[list[str]]:
 TARGET_HEADER = ["target", "scope", "measured", "target", "", "figures"]
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
+def text_table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
@@ -350,7 +350,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
     return "\n".join(lines)
@@ -397,9 +397,9 @@ def text(results: dict[str, Any]) -> str:
     parts = []
     if "warm" in results:
         parts += ["Latency, DynamoDB calls, item size, hits", ""]
-        parts += [_table(LATENCY_HEADER, latency_rows(results)), ""]
+        parts += [text_table(LATENCY_HEADER, latency_rows(results)), ""]
         parts += [f"Hit throughput ({results['warm']['throughput']['threads']} threads)", ""]
-        parts += [_table(THROUGHPUT_HEADER, _throughput_rows(results)), ""]
+        parts += [text_table(THROUGHPUT_HEADER, _throughput_rows(results)), ""]
         construction = results["warm"]["calls"]["construction"]
         first = results["warm"]["calls"]["construction_first_time"]["requests_cache"]
         parts.append(
@@ -409,15 +409,15 @@ def text(results: dict[str, Any]) -> str:
         )
         if results["warm"].get("hit_breakdown_us"):
             header, rows = _breakdown_rows(results)
-            parts += ["", "The pieces of a hit, each timed alone", "", _table(header, rows)]
+            parts += ["", "The pieces of a hit, each timed alone", "", text_table(header, rows)]
         parts += ["", "Where a hit's time goes (cProfile, own time by package):", ""]
         parts += [*_profile_lines(results), ""]
     if "cold_start" in results:
         parts += [f"Cold start (python {results['cold_start']['python']}, isolated)", ""]
-        parts += [_table(COLD_HEADER, cold_rows(results)), ""]
+        parts += [text_table(COLD_HEADER, cold_rows(results)), ""]
         if results["cold_start"].get("first_response"):
             parts += ["Init and time to first response (a DynamoDB hit), side by side", ""]
-            parts += [_table(SIDE_HEADER, side_by_side_rows(results)), ""]
+            parts += [text_table(SIDE_HEADER, side_by_side_rows(results)), ""]
             profile = results["cold_start"]["first_response"]["profile_first_invocation"]
             parts += [
                 f"ours' first invocation, invoked directly: {profile['first_invocation_ms']} ms; "
@@ -427,7 +427,7 @@ def text(results: dict[str, Any]) -> str:
                 ),
                 "",
             ]
-    parts += ["Targets", "", _table(TARGET_HEADER, target_rows(results))]
+    parts += ["Targets", "", text_table(TARGET_HEADER, target_rows(results))]
     return "\n".join(parts)
 
 
@@ -437,18 +437,18 @@ def markdown(results: dict[str, Any]) -> str:
         f"Measured {m['date'][:10]} on {m['nproc']} CPUs ({m['cpu']}), Python {m['python']}, "
         f"commit {m['git_commit']}; load average {m['load_average_at_start']} at start.",
         "",
-        _markdown_table(TARGET_HEADER, target_rows(results)),
+        markdown_table(TARGET_HEADER, target_rows(results)),
         "",
     ]
     if "warm" in results:
-        parts += [_markdown_table(LATENCY_HEADER, latency_rows(results)), ""]
-        parts += [_markdown_table(THROUGHPUT_HEADER, _throughput_rows(results)), ""]
+        parts += [markdown_table(LATENCY_HEADER, latency_rows(results)), ""]
+        parts += [markdown_table(THROUGHPUT_HEADER, _throughput_rows(results)), ""]
         if results["warm"].get("hit_breakdown_us"):
-            parts += [_markdown_table(*_breakdown_rows(results)), ""]
+            parts += [markdown_table(*_breakdown_rows(results)), ""]
     if "cold_start" in results:
-        parts += [_markdown_table(COLD_HEADER, cold_rows(results)), ""]
+        parts += [markdown_table(COLD_HEADER, cold_rows(results)), ""]
         if results["cold_start"].get("first_response"):
-            parts += [_markdown_table(SIDE_HEADER, side_by_side_rows(results)), ""]
+            parts += [markdown_table(SIDE_HEADER, side_by_side_rows(results)), ""]
     return "\n".join(parts)
 
 
