@@ -47,7 +47,6 @@ import json
 import re
 import subprocess
 import sys
-import warnings
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -421,8 +420,6 @@ class HttpCache(Construct):
             or a dict of ``dynamodb.Table``'s keyword arguments), merged over
             :func:`default_table_props`. They may not change the partition key, add a sort
             key or change the TTL attribute (ValueError). Exclusive with ``existing_table``.
-        table_name: Deprecated: ``table_props={"table_name": ...}``. The table's physical
-            name; exclusive with both options above.
         removal_policy: What happens to the table, layer versions and key secret when they
             leave the stack. Default: kept (``RETAIN``, with deletion protection on the
             table), unless the context flag ``http-cache:destroy`` is true, then ``DESTROY``.
@@ -463,7 +460,6 @@ class HttpCache(Construct):
         *,
         existing_table: dynamodb.ITable | None = None,
         table_props: dynamodb.TableProps | Mapping[str, Any] | None = None,
-        table_name: str | None = None,
         removal_policy: RemovalPolicy | None = None,
         layer_dir: Path | str | None = None,
         build_layer: bool = True,
@@ -479,25 +475,12 @@ class HttpCache(Construct):
         super().__init__(scope, construct_id)
         if large_object_expiry_days < 1:
             raise ValueError("large_object_expiry_days must be at least 1")
-        table_options = {
-            "existing_table": existing_table,
-            "table_props": table_props,
-            "table_name": table_name,
-        }
-        given = [name for name, value in table_options.items() if value is not None]
-        if len(given) > 1:
+        if existing_table is not None and table_props is not None:
             raise ValueError(
-                f"HttpCache: {' and '.join(given)} given: give one of existing_table (a table "
-                "of yours, used as it is) and table_props (the settings of the table HttpCache "
-                "creates; table_name is deprecated, put it in table_props)"
+                "HttpCache: existing_table and table_props given: give one of existing_table (a "
+                "table of yours, used as it is) and table_props (the settings of the table "
+                "HttpCache creates)"
             )
-        if table_name is not None:
-            warnings.warn(
-                "HttpCache(table_name=...) is deprecated: use table_props={'table_name': ...}",
-                DeprecationWarning,
-                stacklevel=3,
-            )
-            table_props = {"table_name": table_name}
         if removal_policy is None:
             destroy = str(self.node.try_get_context(DESTROY_CONTEXT)).strip().lower()
             removal_policy = (
@@ -540,8 +523,6 @@ class HttpCache(Construct):
         self.published_layer: PublishedLayer = self._publish(
             layer_path, layer_zip(manifest), layer_name, parameter_prefix
         )
-        self.layer: lambda_.LayerVersion = self.published_layer.layer
-        self.layer_parameter: ssm.StringParameter | None = self.published_layer.parameter
 
         # The name as given, else the table's (a reference to the name CloudFormation gives).
         self.metrics_service: str = metrics_service or literal_name or self.table.table_name
@@ -551,10 +532,6 @@ class HttpCache(Construct):
             self.bucket = self._large_object_bucket(large_object_expiry_days)
 
         self.monitoring: HttpCacheMonitoring | None = None
-        self.dashboard: cloudwatch.Dashboard | None = None
-        self.error_rate_alarm: cloudwatch.Alarm | None = None
-        self.throttle_alarm: cloudwatch.Alarm | None = None
-        self.alarms: list[cloudwatch.Alarm] = []
         if monitoring:
             # The id "Default" leaves the dashboard's and the alarms' logical ids as they were
             # when this construct made them itself: a new id would replace them on the next
@@ -562,10 +539,36 @@ class HttpCache(Construct):
             self.monitoring = HttpCacheMonitoring(
                 self, "Default", table=self.table, metrics_service=self.metrics_service
             )
-            self.dashboard = self.monitoring.dashboard
-            self.error_rate_alarm = self.monitoring.error_rate_alarm
-            self.throttle_alarm = self.monitoring.throttle_alarm
-            self.alarms = list(self.monitoring.alarms)
+
+    @property
+    def layer(self) -> lambda_.LayerVersion:
+        """The layer version (:attr:`published_layer`'s)."""
+        return self.published_layer.layer
+
+    @property
+    def layer_parameter(self) -> ssm.StringParameter | None:
+        """The SSM parameter holding the layer version ARN, None without ``parameter_prefix``."""
+        return self.published_layer.parameter
+
+    @property
+    def dashboard(self) -> cloudwatch.Dashboard | None:
+        """:attr:`monitoring`'s dashboard, None with ``monitoring=False``."""
+        return self.monitoring.dashboard if self.monitoring else None
+
+    @property
+    def error_rate_alarm(self) -> cloudwatch.Alarm | None:
+        """:attr:`monitoring`'s cache failure rate alarm, None with ``monitoring=False``."""
+        return self.monitoring.error_rate_alarm if self.monitoring else None
+
+    @property
+    def throttle_alarm(self) -> cloudwatch.Alarm | None:
+        """:attr:`monitoring`'s table throttling alarm, None with ``monitoring=False``."""
+        return self.monitoring.throttle_alarm if self.monitoring else None
+
+    @property
+    def alarms(self) -> list[cloudwatch.Alarm]:
+        """:attr:`monitoring`'s two alarms, none with ``monitoring=False``."""
+        return list(self.monitoring.alarms) if self.monitoring else []
 
     def _publish(
         self,
@@ -606,18 +609,6 @@ class HttpCache(Construct):
         return PublishedLayer(
             layer, architectures, python_versions, parameter, tuple(entry.get("bytecode", ()))
         )
-
-    @property
-    def layers(self) -> list[PublishedLayer]:
-        """Deprecated: :attr:`layer` (the layer version) or :attr:`published_layer`. The one
-        layer, in a list."""
-        warnings.warn(
-            "HttpCache.layers is deprecated: the layer is one zip for every architecture and "
-            "runtime, cache.layer (or cache.published_layer)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return [self.published_layer]
 
     @property
     def bytecode_runtime(self) -> lambda_.Runtime:

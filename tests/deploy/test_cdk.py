@@ -677,8 +677,7 @@ def test_table_options_are_exclusive_and_keep_the_librarys_schema(
             {"existing_table": existing, "table_props": {"table_name": "x"}},
             "existing_table and table_props given",
         ),
-        ({"table_props": {}, "table_name": "x"}, "table_props and table_name given"),
-        ({"existing_table": existing, "table_name": "x"}, "existing_table and table_name given"),
+        ({"existing_table": existing, "table_props": {}}, "existing_table and table_props given"),
         (
             {"table_props": {"partition_key": dynamodb.Attribute(name="pk", type=string)}},
             r"partition key must be 'key' \(String\).*not 'pk' \(STRING\)",
@@ -721,18 +720,6 @@ def test_table_options_are_exclusive_and_keep_the_librarys_schema(
     assert sorted(r["Type"] for r in template["Resources"].values()) == ["AWS::DynamoDB::Table"] * 2
 
 
-def test_table_name_still_works_deprecated(tmp_path_factory: pytest.TempPathFactory) -> None:
-    stack = Stack(App(), "UserStack")
-    with pytest.warns(DeprecationWarning, match="table_props=") as caught:
-        cache = cache_in(stack, tmp_path_factory, table_name="old_cache", monitoring=False)
-    # The warning points at the caller's line, not at the construct.
-    assert {Path(w.filename).name for w in caught} == {Path(__file__).name}
-    _, table = only(Template.from_stack(stack).to_json(), "AWS::DynamoDB::Table")
-    assert table["Properties"]["TableName"] == "old_cache"
-    assert table["Properties"]["KeySchema"] == [{"AttributeName": "key", "KeyType": "HASH"}]
-    assert cache.metrics_service == "old_cache"
-
-
 # Namespaces ---------------------------------------------------------------------------------------
 
 
@@ -748,14 +735,7 @@ def inline_function(scope: Construct, construct_id: str) -> lambda_.Function:
 
 def test_namespaces_are_checked(tmp_path_factory: pytest.TempPathFactory) -> None:
     stack = Stack(App(), "Checks")
-    cache = construct.HttpCache(
-        stack,
-        "Cache",
-        layer_dir=layer_dir(tmp_path_factory),
-        build_layer=False,
-        parameter_prefix=None,
-        monitoring=False,
-    )
+    cache = cache_in(stack, tmp_path_factory, monitoring=False)
     table = dynamodb.Table.from_table_name(stack, "Table", "http_cache")
     bucket = s3.Bucket.from_bucket_name(stack, "Bucket", "bucket-name")
     function = inline_function(stack, "Fn")
@@ -1045,15 +1025,21 @@ def test_the_construct_takes_an_existing_key_secret(
 ) -> None:
     stack = Stack(App(), "UserStack")
     existing = secretsmanager.Secret.from_secret_name_v2(stack, "Existing", "team/cache-key")
-    cache = construct.HttpCache(
+    cache = cache_in(
         stack,
-        "Cache",
-        layer_dir=layer_dir(tmp_path_factory),
-        build_layer=False,
+        tmp_path_factory,
+        parameter_prefix=construct.DEFAULT_PARAMETER_PREFIX,
         monitoring=False,
         key_secret=existing,
     )
     assert cache.key_secret is existing
+    # monitoring=False: no dashboard, no alarm.
+    assert (cache.monitoring, cache.dashboard, cache.error_rate_alarm, cache.alarms) == (
+        None,
+        None,
+        None,
+        [],
+    )
     cache.attach(inline_function(stack, "Fn"))
     template = Template.from_stack(stack).to_json()
     assert of_type(template, "AWS::SecretsManager::Secret") == {}
@@ -1199,6 +1185,9 @@ def test_the_construct_in_another_app(tmp_path_factory: pytest.TempPathFactory) 
         code=lambda_.Code.from_inline("def handler(event, context):\n    return {}\n"),
     )
     assert cache.attach(function) is cache.layer
+    assert cache.monitoring is not None
+    assert cache.dashboard is cache.monitoring.dashboard
+    assert cache.alarms == [cache.error_rate_alarm, cache.throttle_alarm] == cache.monitoring.alarms
     for runtime in (lambda_.Runtime.PYTHON_3_10, lambda_.Runtime.NODEJS_22_X):
         other = lambda_.Function(
             stack,
@@ -1281,9 +1270,6 @@ def test_the_construct_publishes_the_one_layer_zip(
     assert published.architectures == tuple(entry["architectures"]) == ("x86_64", "arm64")
     assert published.python_versions == tuple(entry["python_versions"])
     assert published.bytecode == tuple(entry["bytecode"])
-    # The deprecated list of layers still answers, with that one layer.
-    with pytest.warns(DeprecationWarning, match="cache.layer"):
-        assert cache.layers == [published]
     template = Template.from_stack(stack).to_json()
     layer_id, layer = only(template, "AWS::Lambda::LayerVersion")
     assert layer_id.startswith("CacheLayer")
