@@ -333,12 +333,11 @@ def prepare_layers(zip_path: Path) -> dict[str, Path]:
     return {"bytecode": built / "python", "no_bytecode": bare / "python"}
 
 
-def runtime_packages(python: str) -> Path:
+def runtime_packages(python: str, minor: str) -> Path:
     """What the Lambda runtime ships, at the versions this checkout uses: boto3 and its
     dependencies, and the runtime interface client (with their bytecode, read-only);
-    installed once into the cache for ``python``'s version."""
+    installed once into the cache for ``python``'s version, ``minor``."""
     version = importlib.metadata.version("boto3")
-    minor = _minor(python)
     client = RUNTIME_CLIENT.replace("==", "-")
     target = CACHE / "runtime" / f"python{minor}-boto3-{version}-{client}"
     if not (target / ".complete").exists():
@@ -435,6 +434,20 @@ class ReadOnlyMounts:
             flags = self.MS_REMOUNT | self.MS_BIND | self.MS_RDONLY
             if libc.mount(None, folder, None, flags, None) != 0:
                 raise OSError(f"read-only remount of {folder!r} failed")
+
+    def run(self, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        """``args`` run in the first folder (the function's, Lambda's working directory), with
+        every folder read-only; its output captured as text, within 120 s."""
+        return subprocess.run(
+            args,
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=os.fsdecode(self.folders[0]),
+            timeout=120,
+            preexec_fn=self.enter if self.needed else None,
+            check=False,
+        )
 
     def check(self, python: str) -> None:
         """A child really cannot write into the first folder (raises if it can)."""
@@ -827,16 +840,7 @@ def first_response(
     origin_before = sum(origin.hits.values())
     cpu = _children_cpu()
     started = time.perf_counter()
-    answer = subprocess.run(
-        [python, "-I", "-S", "-c", code],
-        env={**environ, "_HANDLER": first.handler},
-        capture_output=True,
-        text=True,
-        cwd=paths[0],
-        timeout=120,
-        preexec_fn=mounts.enter if mounts.needed else None,
-        check=False,
-    )
+    answer = mounts.run([python, "-I", "-S", "-c", code], {**environ, "_HANDLER": first.handler})
     cpu = _children_cpu() - cpu
     origin_calls = sum(origin.hits.values()) - origin_before
     if api.responded_at is None or api.ready_at is None or api.response is None:
@@ -901,17 +905,7 @@ def profile_first_invocation(
             profiler_off=PROFILER_OFF if profiled else "profile = None\n",
         )
         flags = ["-X", "importtime"] if importtime else []
-        mounts = ReadOnlyMounts(paths)
-        answer = subprocess.run(
-            [python, "-I", "-S", *flags, "-c", code],
-            env=environ,
-            capture_output=True,
-            text=True,
-            cwd=paths[0],
-            timeout=120,
-            preexec_fn=mounts.enter if mounts.needed else None,
-            check=False,
-        )
+        answer = ReadOnlyMounts(paths).run([python, "-I", "-S", *flags, "-c", code], environ)
         lines = [line for line in answer.stdout.splitlines() if line.startswith("@result ")]
         if answer.returncode != 0 or not lines:
             raise RuntimeError(f"profile of {setup} failed:\n{answer.stderr[-3000:]}")
@@ -998,7 +992,7 @@ def run(
     minor = _minor(python)
     zip_path, note = layer_zip(build_layer)
     layers = prepare_layers(zip_path)
-    runtime = runtime_packages(python)
+    runtime = runtime_packages(python, minor)
     functions = function_folders(python)
     (CACHE / "home").mkdir(parents=True, exist_ok=True)
     environ = child_environment(proxy.endpoint)
@@ -1113,14 +1107,9 @@ def _measure(
 
     init_results: dict[str, Any] = {}
     for key, samples in init_samples.items():
-        init_ms = [m["init_s"] * 1000 for m in samples]
-        low, high = _quartiles(init_ms)
         init_results[key] = {
             "runs": len(samples),
-            "init_median_ms": round(statistics.median(init_ms), 2),
-            "init_p25_ms": round(low, 2),
-            "init_p75_ms": round(high, 2),
-            "init_min_ms": round(min(init_ms), 2),
+            **_summary([m["init_s"] * 1000 for m in samples], "init"),
             "process_median_ms": round(
                 statistics.median(m["process_s"] * 1000 for m in samples), 2
             ),
