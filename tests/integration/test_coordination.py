@@ -16,7 +16,7 @@ import requests
 from lambda_http_cache.item import LEASE_SUFFIX, encode_lease
 
 from scripts.local_servers import DynamoDbProxy, OriginServer, Route, SeenRequest
-from tests.helpers import PATIENT, cached_session
+from tests.helpers import cached_session
 
 
 def counted(origin: OriginServer, path: str, delay: float = 0.0) -> str:
@@ -54,7 +54,7 @@ def answer(response: requests.Response) -> int:
 
 def test_threads_of_a_container_make_one_origin_call(table_name: str, origin: OriginServer) -> None:
     url = counted(origin, "/hot", delay=0.3)
-    session = cached_session(table_name, config=PATIENT)
+    session = cached_session(table_name)
     responses = together([lambda: session.get(url) for _ in range(8)])
     assert [answer(r) for r in responses] == [1] * 8
     assert origin.hits["/hot"] == 1
@@ -71,9 +71,9 @@ def test_without_coalescing_each_thread_calls_the_origin(
     assert origin.hits["/each"] == 4
 
 
-def _expired(table_name: str, url: str, **settings: Any) -> None:
+def _expired(table_name: str, url: str) -> None:
     """Store ``url`` with a one-second expiry and let it expire."""
-    cached_session(table_name, expire_after=1, **settings).get(url)
+    cached_session(table_name, expire_after=1).get(url)
     time.sleep(1.1)
 
 
@@ -82,7 +82,7 @@ def test_two_containers_on_an_expired_key_make_one_origin_call(
 ) -> None:
     url = counted(origin, "/expiring", delay=0.4)
     _expired(table_name, url)
-    containers = [cached_session(table_name, expire_after=60, config=PATIENT) for _ in range(2)]
+    containers = [cached_session(table_name, expire_after=60) for _ in range(2)]
     responses = together([lambda s=s: s.get(url) for s in containers])  # type: ignore[misc]
     assert [answer(r) for r in responses] == [2, 2]  # the loser got the winner's write
     assert origin.hits["/expiring"] == 2  # the first fill and one refresh
@@ -181,8 +181,8 @@ def test_threads_wait_for_their_leader_past_a_dead_holders_lease(
     its bound and then calls the origin; its other threads wait for that call instead of
     each making their own."""
     url = counted(origin, "/dead-and-followed", delay=0.4)
-    _expired(table_name, url, config=PATIENT)
-    session = cached_session(table_name, expire_after=60, config=PATIENT)
+    _expired(table_name, url)
+    session = cached_session(table_name, expire_after=60)
     _dead_holders_lease(ddb, table_name, session, url, seconds=5)
     responses = together([lambda: session.get(url) for _ in range(4)])
     assert [answer(r) for r in responses] == [2] * 4
@@ -195,7 +195,7 @@ def test_a_container_that_refreshed_a_key_asks_for_its_next_lease_at_once(
     """The once-per-lease-period memo ends with the container's own refresh: an entry that
     expires again within that period is refreshed, not waited for."""
     url = counted(origin, "/short-lived", delay=0.5)  # a lease lasts 2 s, the entry 1 s
-    session = cached_session(table_name, expire_after=1, memory_cache_bytes=0, config=PATIENT)
+    session = cached_session(table_name, expire_after=1, memory_cache_bytes=0)
     session.get(url)
     for expected in (2, 3):
         time.sleep(1.1)
