@@ -181,10 +181,15 @@ def test_work_waits_for_its_own_invocation() -> None:
     runner.extension = object()  # type: ignore[assignment]  # as when registered
     done: list[str] = []
     runner.submit(lambda: done.append("refresh"))
+    runner.invocation_finished("request-0")  # another invocation's end releases nothing
+    started = time.monotonic()
     assert runner.drain("request-1", timeout=0.05) == 1  # the handler never said it returned
+    assert time.monotonic() - started >= 0.05  # so the whole wait went by first
     runner.submit(lambda: done.append("again"))
     runner.invocation_finished("request-2")
+    started = time.monotonic()
     assert runner.drain("request-2", timeout=5) == 1
+    assert time.monotonic() - started < 1  # its handler had returned: no wait
     assert done == ["refresh", "again"]
 
 
