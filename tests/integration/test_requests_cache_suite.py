@@ -1,9 +1,9 @@
 """requests-cache's own backend test suite (``BaseCacheTest`` of requests-cache 1.3.3, from
-its sdist: see tests/requests_cache_suite.py) run against this project's ``DynamoDbCache`` on
-the local DynamoDB server, the way requests-cache runs it against its own ``DynamoDbCache``
-(its tests/integration/test_dynamodb.py). Its HTTP requests go to a local httpbin and to
-requests-mock adapters. What fails, and why: ``EXPECTED_FAILURES`` below, and "Drop-in
-fidelity" in the README.
+its sdist: see requests_cache_suite.py beside this file) run against this project's
+``DynamoDbCache`` on the local DynamoDB server, the way requests-cache runs it against its
+own ``DynamoDbCache`` (its tests/integration/test_dynamodb.py). Its HTTP requests go to a
+local httpbin and to requests-mock adapters. What fails, and why: ``EXPECTED_FAILURES``
+below, and "Drop-in fidelity" in the README.
 
 ``REQUESTS_CACHE_SUITE_REFERENCE=1`` adds the same suite against requests-cache's own
 ``DynamoDbCache``, for comparison (not run by ``make test``)."""
