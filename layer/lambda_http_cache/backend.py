@@ -15,6 +15,7 @@ keywords.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator, Mapping
 from datetime import datetime
@@ -295,12 +296,9 @@ class DynamoDbCache(BaseCache):
 
     def get_response(self, key: str, default: Any = None) -> CachedResponse | None:
         """The memory tier first; then one GetItem (a second only for a redirect alias)."""
-        try:
+        entry = None
+        with self._never_raising("Cache read failed, treated as a miss"):
             entry = self.responses.lookup(key)
-        except Exception as error:  # never let the cache fail a request
-            self.stats.add("errors")
-            logger.warning("Cache read failed, treated as a miss: %r", error)
-            return default  # type: ignore[no-any-return]
         return entry.to_response(key) if entry is not None else default
 
     # Coordination -------------------------------------------------------------------------
@@ -309,21 +307,15 @@ class DynamoDbCache(BaseCache):
         self, key: str, seconds: float, stored_at: datetime | None = None
     ) -> bool | None:
         """See :meth:`ResponseStorage.acquire_lease`; never raises (None on failure)."""
-        try:
+        with self._never_raising("Cache lease failed, refreshing without one"):
             return self.responses.acquire_lease(key, seconds, stored_at)
-        except Exception as error:
-            self.stats.add("errors")
-            logger.warning("Cache lease failed, refreshing without one: %r", error)
-            return None
+        return None
 
     def peek(self, key: str) -> CachedResponse | None:
         """The response the table holds for ``key`` now (strongly consistent); never raises."""
-        try:
+        entry = None
+        with self._never_raising("Cache read failed, treated as a miss"):
             entry = self.responses.lookup(key, follow_aliases=False, consistent=True)
-        except Exception as error:
-            self.stats.add("errors")
-            logger.warning("Cache read failed, treated as a miss: %r", error)
-            return None
         return entry.to_response(key) if entry is not None else None
 
     # Writes -------------------------------------------------------------------------------
@@ -335,11 +327,8 @@ class DynamoDbCache(BaseCache):
         expires: datetime | None = None,
     ) -> None:
         """Store a response; a failure leaves it uncached and is logged, never raised."""
-        try:
+        with self._never_raising("Cache write failed, response not cached"):
             self._save(response, cache_key, expires)
-        except Exception as error:  # never let the cache fail a request
-            self.stats.add("errors")
-            logger.warning("Cache write failed, response not cached: %r", error)
 
     def _save(self, response: Response, cache_key: str | None, expires: datetime | None) -> None:
         cache_key = cache_key or self.create_key(response.request)
@@ -365,26 +354,30 @@ class DynamoDbCache(BaseCache):
         the same origin (RFC 9111, 4.4), for the caller's credentials and for none. Entries of
         other credentials or of ``Vary`` variants are not reached (their keys cannot be
         derived here); they expire as they would. Never raises."""
-        try:
+        with self._never_raising("Cache invalidation failed"):
             keys = {
                 self.create_key(target)
                 for target in invalidated_requests(request, response, self._sharing())
             }
             for key in keys:
                 self.responses.invalidate(key)
-        except Exception as error:
-            self.stats.add("errors")
-            logger.warning("Cache invalidation failed: %r", error)
 
     # Maintenance --------------------------------------------------------------------------
 
     def delete(self, *keys: str, **kwargs: Any) -> None:
         """As requests-cache's ``delete``; a failure is logged, never raised."""
-        try:
+        with self._never_raising("Cache delete failed"):
             super().delete(*keys, **kwargs)
+
+    @contextlib.contextmanager
+    def _never_raising(self, failure: str) -> Iterator[None]:
+        """The rule of every call the session makes: the cache never fails a request; an
+        error is counted and logged as ``failure``, and the caller carries on without it."""
+        try:
+            yield
         except Exception as error:
             self.stats.add("errors")
-            logger.warning("Cache delete failed: %r", error)
+            logger.warning("%s: %r", failure, error)
 
     def _prune_redirects(self) -> None:
         """requests-cache scans every alias after each delete to drop dangling ones; here a
