@@ -8,12 +8,11 @@ operation finds the table missing: provisioning belongs to CDK or CloudFormation
 from __future__ import annotations
 
 import inspect
-import itertools
 import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -23,7 +22,6 @@ from .config import DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_ATTEMPTS, DEFAULT_READ_
 from .item import Item
 
 if TYPE_CHECKING:
-    from botocore.client import BaseClient
     from mypy_boto3_dynamodb import DynamoDBClient
 
 logger = logging.getLogger(__name__)
@@ -34,7 +32,7 @@ CLIENT_KWARGS = frozenset(
     {"endpoint_url", "config", "verify", "use_ssl", "api_version", "region_name"}
 )
 BATCH_WRITE_LIMIT = 25
-BATCH_WRITE_ATTEMPTS = 8  # times one delete may be left unprocessed
+BATCH_WRITE_ATTEMPTS = 8  # times a batch is sent before what is left unprocessed is an error
 
 
 def bounded_config(
@@ -167,37 +165,40 @@ class CacheTable:
             kwargs["ProjectionExpression"] = ", ".join(placeholders)
         if names:
             kwargs["ExpressionAttributeNames"] = names
-        # botocore's paginator follows LastEvaluatedKey; a missing table is created (when
-        # create_table is on) before the first page, as _call does for every other call.
-        paginator = self.client.get_paginator("scan")
-        pages = iter(paginator.paginate(**kwargs))
+        # botocore's paginator follows LastEvaluatedKey. A table missing with create_table on
+        # is created, as _call does for every other call; there is nothing in it to scan.
         try:
-            first = next(pages)
+            for page in self.client.get_paginator("scan").paginate(**kwargs):
+                if count_only:
+                    yield {"Count": page.get("Count", 0)}
+                else:
+                    yield from page.get("Items", [])
         except ClientError as error:
             if not self.create_table or error_code(error) != "ResourceNotFoundException":
                 raise
             self.ensure_exists()
-            pages = iter(paginator.paginate(**kwargs))
-            first = next(pages)
-        for page in itertools.chain([first], pages):
-            if count_only:
-                yield {"Count": page.get("Count", 0)}
-            else:
-                yield from page.get("Items", [])
 
     def delete_many(self, keys: Iterable[str]) -> None:
-        """Delete keys with boto3's batch writer: 25 per BatchWriteItem, a key given twice
-        sent once (DynamoDB refuses a batch naming a key twice), what DynamoDB leaves
-        unprocessed sent again after a pause; RuntimeError if a key is left eight times."""
-        from boto3.dynamodb.table import BatchWriter  # maintenance only: not at cold start
+        """Delete keys in batches of 25, each key once (DynamoDB refuses a batch naming a key
+        twice), sending again after a pause what DynamoDB leaves unprocessed.
 
-        # BatchWriter calls only batch_write_item on its client.
-        sender = cast("BaseClient", _BatchSender(self))
-        with BatchWriter(
-            self.table_name, sender, flush_amount=BATCH_WRITE_LIMIT, overwrite_by_pkeys=["key"]
-        ) as writer:
-            for key in keys:
-                writer.delete_item(Key={"key": {"S": key}})
+        Not boto3's BatchWriter: it sends unprocessed items again at once and without limit,
+        so bounding it takes more code than this loop."""
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), BATCH_WRITE_LIMIT):
+            self._delete_batch(unique[start : start + BATCH_WRITE_LIMIT])
+
+    def _delete_batch(self, keys: list[str]) -> None:
+        requests: dict[str, Any] = {
+            self.table_name: [{"DeleteRequest": {"Key": {"key": {"S": k}}}} for k in keys]
+        }
+        for attempt in range(BATCH_WRITE_ATTEMPTS):
+            answer = self._call(self.client.batch_write_item, RequestItems=requests)
+            requests = dict(answer.get("UnprocessedItems") or {})
+            if not requests:
+                return
+            time.sleep(min(0.05 * 2**attempt, 2.0))
+        raise RuntimeError(f"DynamoDB left {len(requests[self.table_name])} deletes unprocessed")
 
     # Control plane, only on demand ----------------------------------------------------------
 
@@ -236,40 +237,6 @@ class CacheTable:
                 # Already enabled, or a server without the TTL API: expiry is still enforced
                 # by the library on every read.
                 logger.info("TTL not enabled on %s: %s", self.table_name, error)
-
-
-class _BatchSender:
-    """The client a :class:`~boto3.dynamodb.table.BatchWriter` of :meth:`CacheTable.delete_many`
-    sends through. The batch writer sends again, at once, what an answer leaves unprocessed
-    (DynamoDB does that when throttled); here each BatchWriteItem goes through
-    :meth:`CacheTable._call` (a missing table is handled as for any call), waits before
-    sending a key again (50 ms, doubling with each time it was left, at most 2 s), and gives
-    up when a key has been left unprocessed eight times."""
-
-    def __init__(self, table: CacheTable) -> None:
-        self.table = table
-        self.left: dict[str, int] = {}  # key -> times left unprocessed so far
-
-    def batch_write_item(self, **kwargs: Any) -> dict[str, Any]:
-        name = self.table.table_name
-        sent = [_deleted_key(r) for r in kwargs["RequestItems"][name]]
-        retried = max((self.left.get(key, 0) for key in sent), default=0)
-        if retried:
-            time.sleep(min(0.05 * 2 ** (retried - 1), 2.0))
-        answer = self.table._call(self.table.client.batch_write_item, **kwargs)
-        unprocessed = dict(answer.get("UnprocessedItems") or {})
-        left = [_deleted_key(r) for r in unprocessed.get(name, [])]
-        for key in set(sent) - set(left):
-            self.left.pop(key, None)
-        for key in left:
-            self.left[key] = self.left.get(key, 0) + 1
-            if self.left[key] >= BATCH_WRITE_ATTEMPTS:
-                raise RuntimeError(f"DynamoDB left {len(left)} deletes unprocessed")
-        return {**answer, "UnprocessedItems": unprocessed}
-
-
-def _deleted_key(request: Mapping[str, Any]) -> str:
-    return str(request["DeleteRequest"]["Key"]["key"]["S"])
 
 
 def region_fallback() -> dict[str, str]:
