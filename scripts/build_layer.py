@@ -146,14 +146,6 @@ def package_sources() -> list[Path]:
     )
 
 
-def _layer_copy_ignore(folder: str, names: list[str]) -> set[str]:
-    """For ``shutil.copytree`` of the package: bytecode, and the workstation-only parts."""
-    ignored = set(shutil.ignore_patterns("__pycache__", "*.pyc")(folder, names))
-    if Path(folder) == PACKAGE_DIR:
-        ignored |= WORKSTATION_ONLY.intersection(names)
-    return ignored
-
-
 def source_digest() -> str:
     """A digest of everything the layer is built from."""
     digest = hashlib.sha256()
@@ -343,10 +335,13 @@ def install_dependencies(target: Path, *, pinned: bool) -> None:
 
 
 def install_package(target: Path, workdir: Path) -> None:
-    """``lambda_http_cache`` and its dist-info, built from a copy of the sources less the
-    workstation-only parts (the build writes nothing into the working tree)."""
+    """``lambda_http_cache`` and its dist-info, built from a copy of :func:`package_sources`
+    (the build writes nothing into the working tree)."""
     source = workdir / "source"
-    shutil.copytree(PACKAGE_DIR, source / "layer" / PACKAGE, ignore=_layer_copy_ignore)
+    for path in package_sources():
+        copy = source / "layer" / PACKAGE / path.relative_to(PACKAGE_DIR)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, copy)
     shutil.copy2(ROOT / "pyproject.toml", source / "pyproject.toml")
     (source / "README.md").write_text(
         "A shared, persistent HTTP cache in DynamoDB for AWS Lambda functions.\n",

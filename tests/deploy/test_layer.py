@@ -255,6 +255,10 @@ def test_bytecode_exists_only_for_versions_with_an_interpreter(
 ) -> None:
     (entry,) = manifest["layers"]
     assert "3.11" in entry["bytecode"]  # this interpreter's version at least
+    # Every version the build finds an interpreter for has bytecode, and no other.
+    assert entry["bytecode"] == [
+        v for v in build_layer.PYTHON_VERSIONS if build_layer.find_interpreter(v) is not None
+    ]
     tags = {f"cpython-{v.replace('.', '')}" for v in entry["bytecode"]}
     site = _site(unpacked)
     sources = list(site.rglob("*.py"))
