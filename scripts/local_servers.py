@@ -273,6 +273,9 @@ class Route:
     body: bytes
     headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
     status: int = 200
+    # Sent as is (a body already compressed stays so: give its Content-Encoding in headers),
+    # in chunks of this many bytes with Transfer-Encoding: chunked and no Content-Length.
+    chunked: int | None = None
 
 
 @dataclass(frozen=True)
@@ -340,9 +343,17 @@ class OriginServer:
                     self.send_header("Date", self.date_time_string())
                 for name, value in route.headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Length", str(len(route.body)))
+                if route.chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                else:
+                    self.send_header("Content-Length", str(len(route.body)))
                 self.end_headers()
-                if send_body:
+                if send_body and route.chunked:
+                    for start in range(0, len(route.body), route.chunked):
+                        chunk = route.body[start : start + route.chunked]
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    self.wfile.write(b"0\r\n\r\n")
+                elif send_body:
                     self.wfile.write(route.body)
 
             def do_HEAD(self) -> None:

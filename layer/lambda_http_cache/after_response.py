@@ -14,6 +14,7 @@ refresh runs on a daemon thread at once, as requests-cache does.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -24,6 +25,8 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+from .bounded import BoundedMemo
+
 logger = logging.getLogger(__name__)
 
 EXTENSION_NAME = "lambda-http-cache"
@@ -31,6 +34,8 @@ API_VERSION = "2020-01-01"
 # How long the extension waits for the handler to return before it runs what is queued anyway
 # (the invocation's own timeout ends it sooner).
 HANDLER_WAIT_SECONDS = 900.0
+# The ids of invocations whose handler has returned (a few hundred, by bounded.py's rule).
+FINISHED_MEMO_BYTES = 32 * 1024
 
 Work = Callable[[], Any]
 
@@ -40,7 +45,10 @@ class AfterResponse:
 
     def __init__(self) -> None:
         self._queue: queue.SimpleQueue[Work] = queue.SimpleQueue()
-        self._finished: set[str] = set()  # request ids whose handler has returned
+        # Request ids whose handler has returned, by digest: a caller's id of any length
+        # (Lambda's are UUIDs) costs the same few bytes, and ids the extension never waits
+        # for go oldest first.
+        self._finished: BoundedMemo[bytes, bool] = BoundedMemo(FINISHED_MEMO_BYTES)
         self._changed = threading.Condition()
         self.extension: _Extension | None = None
 
@@ -58,18 +66,16 @@ class AfterResponse:
     def invocation_finished(self, request_id: str | None) -> None:
         """The handler of invocation ``request_id`` has returned (its response is on its way)."""
         with self._changed:
-            if len(self._finished) > 64:  # ids of invocations the extension never saw
-                self._finished.clear()
-            self._finished.add(request_id or "")
+            self._finished.put(_invocation(request_id), True)
             self._changed.notify_all()
 
     def drain(self, request_id: str | None, timeout: float = HANDLER_WAIT_SECONDS) -> int:
         """Wait for the handler of invocation ``request_id`` to return, then run what was
         queued; how many ran."""
-        key = request_id or ""
+        key = _invocation(request_id)
         with self._changed:
             self._changed.wait_for(lambda: key in self._finished, timeout)
-            self._finished.discard(key)
+            self._finished.pop(key)
         done = 0
         while True:
             try:
@@ -91,6 +97,11 @@ class AfterResponse:
             logger.warning("Refreshes run on threads: extension not registered: %r", error)
             return False
         return True
+
+
+def _invocation(request_id: object) -> bytes:
+    """The fixed-size digest an invocation's id is remembered by."""
+    return hashlib.blake2b(str(request_id or "").encode(), digest_size=16).digest()
 
 
 def _run(work: Work) -> None:

@@ -15,15 +15,20 @@ compression or the bounds a hostile item needs.
 
 from __future__ import annotations
 
+import math
 import re
 import zlib
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
+from requests.models import PreparedRequest
 from requests.structures import CaseInsensitiveDict
 from requests_cache.models.request import CachedRequest
 from requests_cache.models.response import CachedResponse
+
+from .keys import Transport
 
 FORMAT_VERSION = 1
 KIND_RESPONSE = "response"
@@ -76,14 +81,21 @@ def key_fingerprint(key: str) -> str | None:
 
 class StoredRequest(CachedRequest):
     """A request rebuilt from the table: no credentials and no body, but the fingerprint of
-    those it carried, so that keys computed from it (Vary checks, ``recreate_keys``) stay in
-    its credential partition."""
+    those it carried and the transport it went over, so that keys computed from it (Vary
+    checks, ``recreate_keys``) stay in its credential partition and its transport's."""
 
-    __slots__ = ("credential_fingerprint",)
+    __slots__ = ("cache_transport", "credential_fingerprint")
 
-    def __init__(self, *args: Any, credential_fingerprint: str | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        credential_fingerprint: str | None = None,
+        cache_transport: Transport | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(*args, **kwargs)
         self.credential_fingerprint = credential_fingerprint
+        self.cache_transport = cache_transport
 
     def copy(self) -> StoredRequest:
         return StoredRequest(
@@ -91,6 +103,7 @@ class StoredRequest(CachedRequest):
             url=self.url,
             headers=CaseInsensitiveDict(self.headers),
             credential_fingerprint=self.credential_fingerprint,
+            cache_transport=self.cache_transport,
         )
 
 
@@ -115,6 +128,7 @@ class Hop(NamedTuple):
                 url=self.url,
                 headers=CaseInsensitiveDict(final.request_headers),
                 credential_fingerprint=final.fingerprint,
+                cache_transport=final.transport,
             ),
             status_code=self.status,
             url=self.url,
@@ -143,12 +157,9 @@ class Entry(NamedTuple):
     age: float = 0.0
     # A redirect response's next request (method, URL), for callers not following redirects.
     next: tuple[str, str] | None = None
-
-    @property
-    def size(self) -> int:
-        """Approximate bytes held in memory."""
-        headers = sum(len(k) + len(v) for k, v in self.headers + self.request_headers)
-        return len(self.content) + headers + len(self.url) + 400 * (1 + len(self.history))
+    # The transport the request went over, without its secrets (those are in the key's
+    # fingerprint): what keys computed from the stored request account for (keys.py).
+    transport: Transport | None = None
 
     def with_history_from(self, hop: int) -> Entry:
         """This entry as served to a request that joined its redirect chain at ``hop``."""
@@ -177,6 +188,7 @@ class Entry(NamedTuple):
                 url=self.request_url,
                 headers=CaseInsensitiveDict(self.request_headers),
                 credential_fingerprint=self.fingerprint,
+                cache_transport=self.transport,
             ),
             status_code=self.status,
             url=self.url,
@@ -201,6 +213,18 @@ def _n(value: int | float) -> AttributeValue:
 
 def _headers(headers: Headers) -> AttributeValue:
     return {"M": {name: _s(value) for name, value in headers}}
+
+
+def _transport(transport: Transport) -> AttributeValue:
+    verify = transport.verify
+    return {
+        "M": {
+            "verify": {"S": verify} if isinstance(verify, str) else {"BOOL": verify},
+            "proxy": _s(transport.proxy),
+            "follow_redirects": {"BOOL": transport.follow_redirects},
+            "max_redirects": _n(transport.max_redirects),
+        }
+    }
 
 
 def encode_body(content: bytes) -> tuple[bytes, str]:
@@ -234,6 +258,7 @@ def encode_entry(key: str, namespace: str, entry: Entry, *, ttl: bool = True) ->
                 "method": _s(entry.request_method),
                 "url": _s(entry.request_url),
                 "headers": _headers(entry.request_headers),
+                **({"transport": _transport(entry.transport)} if entry.transport else {}),
             }
         },
     }
@@ -270,19 +295,25 @@ def encode_entry(key: str, namespace: str, entry: Entry, *, ttl: bool = True) ->
 class Alias(NamedTuple):
     """A redirect alias: the request stored under its key was redirected, joining at hop
     ``hop`` the chain whose final response is stored under ``target`` (a cache key of the
-    same namespace). It expires with that response, as it was when the alias was written."""
+    same namespace). It expires no later than that response, nor than any redirect of the
+    chain from its hop on; ``vary`` holds the request headers those redirects' ``Vary`` named
+    (lower-case names, the values sent): it leads only requests that send the same."""
 
     target: str
     expires: datetime | None
     hop: int = 0
-
-    @property
-    def size(self) -> int:
-        """Approximate bytes held in memory."""
-        return 200 + len(self.target)
+    vary: Headers = ()
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires is not None and self.expires <= now
+
+    def matches(self, request_headers: Mapping[str, Any] | None) -> bool:
+        """Whether a request with ``request_headers`` (None: unknown) may follow this alias."""
+        if not self.vary:
+            return True
+        if request_headers is None:
+            return False
+        return all(str(request_headers.get(name, "")) == value for name, value in self.vary)
 
 
 def encode_redirect(key: str, namespace: str, alias: Alias) -> Item:
@@ -295,6 +326,8 @@ def encode_redirect(key: str, namespace: str, alias: Alias) -> Item:
         "target": _s(alias.target),
         "hop": _n(alias.hop),
     }
+    if alias.vary:
+        item["vary"] = _headers(alias.vary)
     if alias.expires is not None:
         item["expires"] = _s(alias.expires.isoformat())
         item["ttl"] = _n(expires_epoch(alias.expires))
@@ -377,6 +410,33 @@ def _value_size(value: Mapping[str, Any]) -> int:
 # Decoding -------------------------------------------------------------------------------
 
 
+# What decoding produces is valid by construction, or it raises ItemError: strings, times
+# with a zone (in UTC, within these years), finite numbers within these ranges. Whoever reads
+# an entry or alias (the memory tier, requests-cache's policy, the admin command) can then
+# compare, add and format its values without a check of its own.
+EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+# Far enough from datetime's own end (year 9999) that adding any delta this package or
+# requests-cache adds (at most 2**31 s, policy.MAX_DELTA_SECONDS) cannot overflow.
+LATEST_TIME = datetime(9000, 1, 1, tzinfo=UTC)
+MAX_TIME_CHARS = 64
+# Seconds an origin took, or a response's age: as long as any delta this package accepts.
+MAX_SECONDS = float(2**31)
+MIN_STATUS, MAX_STATUS = 100, 999
+MAX_HOPS = 1000
+MAX_ENCODING_CHARS = 64
+# No text of an item can be longer than the item; the check also bounds items from elsewhere.
+MAX_TEXT_CHARS = MAX_ITEM_BYTES
+# The Python type each DynamoDB attribute type arrives as, from boto3's low-level client.
+_PAYLOADS: dict[str, type | tuple[type, ...]] = {
+    "S": str,
+    "N": str,
+    "B": (bytes, bytearray),
+    "M": dict,
+    "L": list,
+    "BOOL": bool,
+}
+
+
 def _get(item: Mapping[str, Any], name: str, kind: str, required: bool = True) -> Any:
     value = item.get(name)
     if value is None:
@@ -385,30 +445,87 @@ def _get(item: Mapping[str, Any], name: str, kind: str, required: bool = True) -
         return None
     if not isinstance(value, dict) or kind not in value:
         raise ItemError(f"attribute {name!r} is not of type {kind}")
-    return value[kind]
+    payload = value[kind]
+    if not isinstance(payload, _PAYLOADS.get(kind, object)):
+        raise ItemError(f"attribute {name!r} is not of type {kind}")
+    return payload
+
+
+def _text(item: Mapping[str, Any], name: str, required: bool = True) -> Any:
+    """A string attribute (None if absent and not ``required``)."""
+    value = _get(item, name, "S", required)
+    if value is not None and len(value) > MAX_TEXT_CHARS:
+        raise ItemError(f"attribute {name!r} is longer than an item")
+    return value
+
+
+def _url(item: Mapping[str, Any], name: str) -> str:
+    """A URL attribute: one requests can prepare a request for (so can requests-cache, which
+    prepares a stored redirect's next request when asked, and keys stored requests), as
+    every URL the library stores is."""
+    value: str = _text(item, name)
+    try:
+        PreparedRequest().prepare_url(value, None)
+        urlsplit(value).port  # noqa: B018  # raises on a port out of range
+    except Exception:
+        raise ItemError(f"attribute {name!r} is not a URL") from None
+    return value
 
 
 def _decode_headers(value: Any, name: str) -> Headers:
     if not isinstance(value, dict):
         raise ItemError(f"attribute {name!r} is not a map")
-    return tuple((str(header), str(_get(value, header, "S"))) for header in value)
+    return tuple((str(header), str(_text(value, header))) for header in value)
 
 
 def _decode_datetime(raw: Any, name: str) -> datetime:
+    """A time with a zone, in UTC, between EARLIEST_TIME and LATEST_TIME."""
+    if not isinstance(raw, str) or len(raw) > MAX_TIME_CHARS:
+        raise ItemError(f"attribute {name!r} is not an ISO 8601 time")
     try:
         parsed = datetime.fromisoformat(raw)
     except (TypeError, ValueError):
         raise ItemError(f"attribute {name!r} is not an ISO 8601 time") from None
-    if parsed.tzinfo is None:
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise ItemError(f"attribute {name!r} has no time zone")
+    try:
+        parsed = parsed.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ItemError(f"attribute {name!r} is out of range") from None
+    if not EARLIEST_TIME <= parsed < LATEST_TIME:
+        raise ItemError(f"attribute {name!r} is out of range")
     return parsed
 
 
-def _decode_number(raw: Any, name: str) -> float:
+def _decode_number(raw: Any, name: str, low: float, high: float) -> float:
+    """A finite number from ``low`` to ``high``."""
     try:
-        return float(raw)
-    except (TypeError, ValueError):
+        number = float(raw)
+    except (TypeError, ValueError, OverflowError):
         raise ItemError(f"attribute {name!r} is not a number") from None
+    if not (math.isfinite(number) and low <= number <= high):
+        raise ItemError(f"attribute {name!r} is out of range")
+    return number
+
+
+def _decode_int(raw: Any, name: str, low: int, high: int) -> int:
+    """A whole number from ``low`` to ``high``."""
+    number = _decode_number(raw, name, low, high)
+    if not number.is_integer():
+        raise ItemError(f"attribute {name!r} is not a whole number")
+    return int(number)
+
+
+def _decode_encoding(raw: Any) -> str | None:
+    """A text encoding Python knows, or None (as requests reads a charset it does not know)."""
+    if raw is None or len(raw) > MAX_ENCODING_CHARS:
+        return None
+    try:
+        # A byte, not none: decoding nothing never looks the codec up.
+        str(b"x", raw, "replace")
+    except (LookupError, ValueError, TypeError):
+        return None
+    return str(raw)
 
 
 def item_kind(item: Mapping[str, Any]) -> str:
@@ -428,17 +545,19 @@ def decode_alias(item: Mapping[str, Any]) -> Alias:
     is the reader's check."""
     if item_kind(item) != KIND_REDIRECT:
         raise ItemError("item is a response, not a redirect alias")
-    target = str(_get(item, "target", "S"))
+    target = str(_text(item, "target"))
     if not 0 < len(target) <= MAX_CACHE_KEY_CHARS:
         raise ItemError("alias target is not a cache key")
-    if key_fingerprint(target) != key_fingerprint(str(_get(item, "key", "S"))):
+    if key_fingerprint(target) != key_fingerprint(str(_text(item, "key"))):
         raise ItemError("alias target is in another credential partition")
     hop = _get(item, "hop", "N", required=False)
     expires = _get(item, "expires", "S", required=False)
+    vary = _get(item, "vary", "M", required=False)
     return Alias(
         target=target,
         expires=_decode_datetime(expires, "expires") if expires is not None else None,
-        hop=int(_decode_number(hop, "hop")) if hop is not None else 0,
+        hop=_decode_int(hop, "hop", 0, MAX_HOPS) if hop is not None else 0,
+        vary=_decode_headers(vary, "vary") if vary is not None else (),
     )
 
 
@@ -487,8 +606,9 @@ def decode_entry(
     kind = item_kind(item)
     if kind != KIND_RESPONSE:
         raise ItemError(f"item is a {kind}, not a response")
-    body_encoding = _get(item, "body_encoding", "S")
-    body_size = int(_decode_number(_get(item, "body_size", "N"), "body_size"))
+    body_encoding = _text(item, "body_encoding")
+    # Its bound is decode_body's (max_body_bytes), checked there with the body.
+    body_size = _decode_int(_get(item, "body_size", "N"), "body_size", -(2**53), 2**53)
     content = b""
     if with_body:
         if body_location(item) is not None and stored_body is None:
@@ -498,31 +618,49 @@ def decode_entry(
             bytes(body) if body is not None else b"", body_encoding, body_size, max_body_bytes
         )
     request = _get(item, "request", "M")
-    if not isinstance(request, dict):
-        raise ItemError("attribute 'request' is not a map")
     age = _get(item, "age", "N", required=False)
     follow = _get(item, "next", "M", required=False)
     expires = _get(item, "expires", "S", required=False)
-    encoding = _get(item, "encoding", "S", required=False)
+    history = _get(item, "history", "L", False) or []
+    if len(history) > MAX_HOPS:
+        raise ItemError(f"history of {len(history)} hops is over {MAX_HOPS}")
     return Entry(
         content=content,
-        status=int(_decode_number(_get(item, "status", "N"), "status")),
-        reason=str(_get(item, "reason", "S")),
-        url=str(_get(item, "url", "S")),
+        status=_decode_int(_get(item, "status", "N"), "status", MIN_STATUS, MAX_STATUS),
+        reason=str(_text(item, "reason")),
+        url=_url(item, "url"),
         headers=_decode_headers(_get(item, "headers", "M"), "headers"),
         created=_decode_datetime(_get(item, "created", "S"), "created"),
         expires=_decode_datetime(expires, "expires") if expires is not None else None,
-        elapsed=_decode_number(_get(item, "elapsed", "N"), "elapsed"),
-        encoding=str(encoding) if encoding is not None else None,
-        request_method=str(_get(request, "method", "S")),
-        request_url=str(_get(request, "url", "S")),
+        elapsed=_decode_number(_get(item, "elapsed", "N"), "elapsed", 0.0, MAX_SECONDS),
+        encoding=_decode_encoding(_text(item, "encoding", required=False)),
+        request_method=str(_text(request, "method")),
+        request_url=_url(request, "url"),
         request_headers=_decode_headers(_get(request, "headers", "M"), "request.headers"),
-        history=tuple(_decode_hop(hop) for hop in _get(item, "history", "L", False) or []),
-        fingerprint=key_fingerprint(str(_get(item, "key", "S"))),
-        age=max(0.0, _decode_number(age, "age")) if age is not None else 0.0,
-        next=(str(_get(follow, "method", "S")), str(_get(follow, "url", "S")))
-        if isinstance(follow, dict)
-        else None,
+        history=tuple(_decode_hop(hop) for hop in history),
+        fingerprint=key_fingerprint(str(_text(item, "key"))),
+        age=_decode_number(age, "age", 0.0, MAX_SECONDS) if age is not None else 0.0,
+        next=(str(_text(follow, "method")), _url(follow, "url")) if follow is not None else None,
+        transport=_decode_transport(_get(request, "transport", "M", required=False)),
+    )
+
+
+def _decode_transport(value: Any) -> Transport | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ItemError("attribute 'request.transport' is not a map")
+    verify = value.get("verify")
+    if isinstance(verify, dict) and isinstance(verify.get("BOOL"), bool):
+        checked: bool | str = verify["BOOL"]
+    else:
+        checked = str(_text(value, "verify"))
+    follow: bool = _get(value, "follow_redirects", "BOOL")
+    return Transport(
+        verify=checked,
+        proxy=str(_text(value, "proxy")),
+        follow_redirects=follow,
+        max_redirects=_decode_int(_get(value, "max_redirects", "N"), "max_redirects", 0, 10_000),
     )
 
 
@@ -531,9 +669,9 @@ def _decode_hop(value: Any) -> Hop:
         raise ItemError("history entry is not a map")
     hop = value["M"]
     return Hop(
-        method=str(_get(hop, "method", "S")),
-        url=str(_get(hop, "url", "S")),
-        status=int(_decode_number(_get(hop, "status", "N"), "history.status")),
-        reason=str(_get(hop, "reason", "S")),
+        method=str(_text(hop, "method")),
+        url=_url(hop, "url"),
+        status=_decode_int(_get(hop, "status", "N"), "history.status", MIN_STATUS, MAX_STATUS),
+        reason=str(_text(hop, "reason")),
         headers=_decode_headers(_get(hop, "headers", "M"), "history.headers"),
     )

@@ -27,6 +27,7 @@ from requests import Response
 from requests_cache.backends.base import BaseStorage
 from requests_cache.models.response import CachedResponse
 
+from .body import read_within
 from .breaker import CircuitBreaker
 from .config import DEFAULT_MAX_BODY_MB
 from .guard import StoreGuard
@@ -51,9 +52,10 @@ from .item import (
     item_size,
     key_fingerprint,
 )
+from .keys import stamped_transport
 from .large_objects import LargeObjectStore
 from .memory import MemoryTier
-from .sharing import SharingPolicy
+from .sharing import SETS_COOKIE, SharingPolicy
 from .table import CacheTable, attribute, error_code
 
 logger = logging.getLogger(__name__)
@@ -162,21 +164,33 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
     # Reads --------------------------------------------------------------------------------
 
     def lookup(
-        self, key: str, *, follow_aliases: bool = True, consistent: bool = False
+        self,
+        key: str,
+        *,
+        follow_aliases: bool = True,
+        consistent: bool = False,
+        request_headers: Mapping[str, Any] | None = None,
+        chain_history: bool = False,
     ) -> Entry | None:
         """The entry for ``key``: the memory tier first, then one GetItem (a second to follow
         a redirect alias). None for a miss, a failed call or an unreadable item. With
         ``consistent``, the table as it is now: a strongly consistent GetItem, past the memory
-        tier (which it then updates), how a container waiting for another's write sees it."""
+        tier (which it then updates), how a container waiting for another's write sees it.
+        An alias is followed only for ``request_headers`` its redirects' ``Vary`` allows
+        (unknown headers allow none that varies). An entry found under its own key is served
+        without the redirect history of the chain that stored it (unless ``chain_history``):
+        that history belongs to the requests whose aliases lead there."""
         table_key = self.table_key(key)
         cached = None
         if self.memory is not None and not consistent:
             cached = self.memory.get(table_key)
         if isinstance(cached, Entry):
             self.stats.add("memory_hits")
-            return cached
+            return cached if chain_history else cached.with_history_from(len(cached.history))
         if isinstance(cached, Alias):
-            return self._follow(cached, key) if follow_aliases else None
+            if not (follow_aliases and cached.matches(request_headers)):
+                return None
+            return self._follow(cached, key)
         # None: the table's own setting (consistent_read); True forces a consistent read.
         strongly = True if consistent else None
         item = self.guard.call("read", lambda: self.table.get(table_key, consistent=strongly))
@@ -194,18 +208,24 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
                     return None
                 if self.memory is not None:
                     self.memory.put(table_key, alias)
-                return self._follow(alias, key)
+                return self._follow(alias, key) if alias.matches(request_headers) else None
             entry = self._decode(item, table_key)
         except ItemError as error:
             self.stats.add("unreadable")
             logger.warning("Unreadable cache item %s treated as a miss: %s", key, error)
             return None
+        except Exception as error:  # whatever the item holds, a read never raises
+            self.stats.add("errors")
+            logger.warning("Cache item %s could not be read, treated as a miss: %r", key, error)
+            return None
         if entry is not None and self.memory is not None:
             self.memory.put(table_key, entry)
-        return entry
+        if entry is None or chain_history:
+            return entry
+        return entry.with_history_from(len(entry.history))
 
     def _follow(self, alias: Alias, key: str) -> Entry | None:
-        entry = self.lookup(alias.target, follow_aliases=False)
+        entry = self.lookup(alias.target, follow_aliases=False, chain_history=True)
         if entry is None:
             return None
         if alias.expires is not None and (entry.expires is None or entry.expires > alias.expires):
@@ -255,17 +275,26 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
         return decode_entry(item, stored_body, max_body_bytes=self.max_body_bytes)
 
     def __getitem__(self, key: str) -> CachedResponse:
-        entry = self.lookup(key, follow_aliases=False)
+        """The response stored under ``key``; KeyError for a miss, whatever the table holds
+        (a failure is counted and logged, as by every read)."""
+        entry = self.lookup(key, follow_aliases=False)  # never raises
         if entry is None:
             raise KeyError(key)
-        return entry.to_response(key)
+        try:
+            return entry.to_response(key)
+        except Exception as error:
+            self.stats.add("errors")
+            logger.warning("Cache item %s could not be read, treated as a miss: %r", key, error)
+            raise KeyError(key) from None
 
     def decode(self, key: str, item: dict[str, Any]) -> CachedResponse | None:
-        """The response in ``item``, or None (logged) if the item is unreadable."""
+        """The response in ``item``, or None (counted, logged) if the item is unreadable,
+        whatever it holds."""
         try:
             return self.load_entry(item).to_response(key)
-        except ItemError as error:
-            logger.warning("Unreadable cache item %s treated as a miss: %s", key, error)
+        except Exception as error:
+            self.stats.add("unreadable")
+            logger.warning("Unreadable cache item %s treated as a miss: %r", key, error)
             return None
 
     def entries(self) -> Iterator[tuple[str, CachedResponse | None]]:
@@ -298,14 +327,40 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
         if reason is not None:
             self.stats.add("not_stored")
             logger.debug("Response not stored in the shared cache: %s", reason)
+            if reason != SETS_COOKIE:
+                return None
+            self.stats.add("not_stored_set_cookie")
+            # A default that costs hits where every response sets a cookie (load balancer
+            # stickiness), so said where it shows: WARNING, since Lambda shows no INFO by
+            # default, but once per URL (scheme, host, path) and for a bounded number of URLs
+            # per container, so it cannot flood the log; the counter has every refusal.
+            shown = self.policy.first_cookie_refusal(str(response.url or ""))
+            if shown is not None:
+                logger.warning(
+                    "Responses of %s are not stored in the shared cache: they set a cookie "
+                    "and are not marked Cache-Control: public or s-maxage (set "
+                    "HTTP_CACHE_SHARE_SET_COOKIE=true to store them without the cookie)",
+                    shown,
+                )
             return None
         if isinstance(response, CachedResponse):
             cached = response if expires is None else CachedResponse.from_response(response)
         else:
+            if not read_within(response, self.max_body_bytes):
+                # A body not yet read (stream=True) is read no further than the bound; the
+                # caller still gets all of it (body.py).
+                self.stats.add("oversize")
+                logger.warning(
+                    "Response body over the limit of %d bytes: not cached", self.max_body_bytes
+                )
+                return None
             cached = CachedResponse.from_response(response)
         if expires is not None:
             cached.expires = expires
-        entry = self.policy.to_entry(cached, key_fingerprint(key))
+        # The transport of the request as sent (a copy made above does not carry it).
+        entry = self.policy.to_entry(
+            cached, key_fingerprint(key), stamped_transport(response.request)
+        )
         if len(entry.content) > self.max_body_bytes:
             self._oversize(entry, len(entry.content))
             return None
@@ -456,19 +511,24 @@ class RedirectStorage(_NamespacedStorage, BaseStorage[str, str]):
             try:
                 if decode_alias(item).is_expired(now):
                     continue
-            except ItemError:
+            except Exception:  # unreadable, whatever it holds: lookups do not follow it
                 continue
             yield str(attribute(item, "key"))[len(self.prefix) :]
 
     def __getitem__(self, key: str) -> str:
-        item = self.table.get(self.table_key(key))
+        """The target of the alias under ``key``; KeyError for none, an expired or unreadable
+        one, or a failed read (counted and logged as every read is): nothing else is raised."""
+        item = self.guard.call("read", self.table.get, self.table_key(key))
         if item is None or attribute(item, "kind") != KIND_REDIRECT:
             raise KeyError(key)
         try:
             alias = decode_alias(item)
-        except ItemError:
+            expired = alias.is_expired(datetime.now(UTC))
+        except Exception as error:
+            self.guard.stats.add("unreadable")
+            logger.warning("Unreadable redirect alias %s treated as a miss: %r", key, error)
             raise KeyError(key) from None
-        if alias.is_expired(datetime.now(UTC)):
+        if expired:
             raise KeyError(key)
         return alias.target
 

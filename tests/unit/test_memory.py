@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from lambda_http_cache import memory
-from lambda_http_cache.item import Alias, Entry
+from lambda_http_cache.bounded import footprint
+from lambda_http_cache.item import Alias, Entry, Hop
 from lambda_http_cache.memory import MemoryTier
 
 
@@ -27,14 +28,19 @@ def _entry(size: int, expires: datetime | None = None) -> Entry:
     )
 
 
+def held(key: str, entry: Entry | Alias) -> int:
+    """What the tier counts for ``entry`` under ``key``: both by the one rule."""
+    return footprint(key) + footprint(entry)
+
+
 def test_memory_tier_evicts_least_recently_used_within_its_bound() -> None:
-    tier = MemoryTier(max_bytes=10_000)
+    tier = MemoryTier(max_bytes=20_000)
     for key in "abcd":
-        tier.put(key, _entry(1_500))
+        tier.put(key, _entry(3_000))
     assert tier.get("a") is not None  # a is now the most recently used
     for key in "efg":
-        tier.put(key, _entry(1_500))
-    assert tier.size <= 10_000
+        tier.put(key, _entry(3_000))
+    assert tier.size <= 20_000
     assert tier.get("b") is None  # evicted first
     assert tier.get("a") is not None
 
@@ -78,12 +84,12 @@ def test_replacing_discarding_and_clearing_keep_the_byte_count_exact() -> None:
     small, large = _entry(100), _entry(2_000)
     tier.put("a", small)
     tier.put("a", large)  # replaced, not counted twice
-    assert (len(tier), tier.size) == (1, large.size)
+    assert (len(tier), tier.size) == (1, held("a", large))
     assert tier.get("a") is large
     tier.put("b", small)
     tier.discard("a")
     tier.discard("never-there")
-    assert (len(tier), tier.size) == (1, small.size)
+    assert (len(tier), tier.size) == (1, held("b", small))
     tier.clear()
     assert (len(tier), tier.size, tier.get("b")) == (0, 0, None)
 
@@ -106,10 +112,32 @@ def test_aliases_are_kept_and_expire_like_entries() -> None:
     assert tier.get("gone") is None
     tier.put("forever", alias._replace(expires=None))
     assert tier.get("forever") is not None
-    assert tier.size == 2 * alias.size
+    # "gone" expired and was dropped on its get.
+    assert tier.size == held("alias", alias) + held("forever", alias._replace(expires=None))
 
 
 def test_a_memory_tier_of_zero_bytes_holds_nothing() -> None:
     tier = MemoryTier(max_bytes=0)
     tier.put("k", _entry(0))
     assert tier.get("k") is None and tier.size == 0
+
+
+def test_the_tier_counts_every_part_of_an_entry_not_only_its_body() -> None:
+    """A 42,000-name Vary, long hop headers, a long reason: all counted, so the tier stays
+    within its bound whatever the origin sends."""
+    names = tuple((f"x-name-{n:05d}", "v") for n in range(42_000))
+    hop = Hop("GET", "http://o/" + "h" * 10_000, 301, "r" * 10_000, names[:1_000])
+    entry = _entry(10)._replace(
+        request_headers=names, history=(hop,) * 20, reason="r" * 50_000, next=("GET", "u" * 9)
+    )
+    held_bytes = held("k", entry)
+    assert held_bytes > sum(len(a) + len(b) for a, b in names) + 20 * 10_000 + 50_000
+    tier = MemoryTier(max_bytes=4 * held_bytes)
+    tier.put("k", entry)
+    assert tier.size == held_bytes  # counted once, when put
+    small = MemoryTier(max_bytes=4 * held_bytes - 4)
+    small.put("k", entry)
+    assert (len(small), small.size) == (0, 0)  # over a quarter of the tier: not kept
+    for number in range(10):
+        tier.put(f"k{number}", entry)
+        assert tier.size <= tier.max_bytes
