@@ -106,6 +106,9 @@ def _decorate(handler: Handler, settings: dict[str, Any]) -> Handler:
         if pass_session:
             kwargs["session"] = session
         try:
+            # Every invocation starts from the session as init left it: nothing of the
+            # previous caller's (its cookies above all) goes with this one's requests.
+            session.begin_invocation()
             return handler(event, context, *args, **kwargs)
         finally:
             # Refreshes queued by this invocation run now, after its response.
