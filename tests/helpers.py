@@ -17,6 +17,7 @@ BACKEND_OPTIONS = (
     "create_table",
     "memory_cache_bytes",
     "store_private",
+    "share_set_cookie",
     "key_secret",
     "breaker",
     "config",

@@ -131,6 +131,7 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "stale_window": ("HTTP_CACHE_STALE_WINDOW", _parse_int),
     "early_refresh": ("HTTP_CACHE_EARLY_REFRESH", _parse_float),
     "store_private": ("HTTP_CACHE_STORE_PRIVATE", _parse_bool),
+    "share_set_cookie": ("HTTP_CACHE_SHARE_SET_COOKIE", _parse_bool),
     "key_secret": ("HTTP_CACHE_KEY_SECRET", lambda _s, raw: raw),
     "breaker_threshold": ("HTTP_CACHE_BREAKER_THRESHOLD", _parse_int),
     "breaker_cooldown": ("HTTP_CACHE_BREAKER_COOLDOWN", _parse_float),
@@ -195,6 +196,9 @@ class CacheConfig:
     # Probabilistic early refresh before expiry (its beta: 1 is the paper's optimum; 0 off).
     early_refresh: float = 0.0
     store_private: bool = False
+    # Store responses that set a cookie, without it, though not marked public or s-maxage
+    # (for origins that set one on every response, such as ALB stickiness cookies).
+    share_set_cookie: bool = False
     key_secret: str | None = field(default=None, repr=False)
     # Bodies too large for an item even compressed go to this S3 bucket (off when None).
     large_object_bucket: str | None = None

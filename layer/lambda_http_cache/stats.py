@@ -12,8 +12,12 @@ EVENTS = (
     "misses",  # requests that went to the origin
     "errors",  # failed cache reads or writes (each a miss or a skipped write)
     "bypassed",  # cache calls skipped because the circuit breaker was open
+    "unkeyed",  # requests sent around the cache: an option the key cannot account for
     "oversize",  # responses too large for an item, not cached
-    "not_stored",  # responses a shared cache must not store (private, no-store)
+    "not_stored",  # responses a shared cache must not store (private, no-store, a cookie...)
+    # of which: responses that set a cookie and are not marked public or s-maxage (see
+    # share_set_cookie); counted apart, so a drop in the hit rate it causes shows its cause
+    "not_stored_set_cookie",
     "unreadable",  # items that were corrupt, foreign or of another format
     "bytes_served",  # body bytes served from the cache
     "coalesced",  # requests served another's origin call (this container's or the fleet's)

@@ -63,11 +63,15 @@ def test_responses_are_served_only_to_the_same_credentials(
 def test_cookies_set_by_the_origin_are_not_stored(
     table_name: str, origin: OriginServer, ddb: Any
 ) -> None:
-    url = origin.route(
-        "/login", '{"ok": true}', {"Content-Type": "application/json", "Set-Cookie": "sid=s3cr3t"}
-    )
-    cached_session(table_name).get(url)
-    hit = cached_session(table_name).get(url)
+    """A response that sets a cookie is not shared unless the origin marks it public; when it
+    is, it is shared without its cookie."""
+    cookie = {"Content-Type": "application/json", "Set-Cookie": "sid=s3cr3t"}
+    login = origin.route("/login", '{"ok": true}', cookie)
+    banner = origin.route("/banner", '{"ok": true}', {**cookie, "Cache-Control": "public"})
+    cached_session(table_name).get(login)
+    assert not cached_session(table_name).get(login).from_cache
+    cached_session(table_name).get(banner)
+    hit = cached_session(table_name).get(banner)
     assert hit.from_cache
     assert "Set-Cookie" not in hit.headers
     assert "s3cr3t" not in repr(scan_all(ddb, table_name))

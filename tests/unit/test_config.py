@@ -92,6 +92,7 @@ def test_list_settings_are_split_on_commas_and_trimmed() -> None:
         ("HTTP_CACHE_EARLY_REFRESH", "1", "early_refresh", 1.0),
         ("HTTP_CACHE_TABLE", " padded_table ", "table_name", "padded_table"),
         ("HTTP_CACHE_S3_BUCKET", "my-bucket", "large_object_bucket", "my-bucket"),
+        ("HTTP_CACHE_SHARE_SET_COOKIE", "true", "share_set_cookie", True),
         ("HTTP_CACHE_KEY_SECRET", " keep-the-spaces-0123 ", "key_secret", " keep-the-spaces-0123 "),
     ],
 )
