@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
@@ -29,6 +29,7 @@ from requests import PreparedRequest, Response
 from requests_cache.backends.base import BaseCache
 from requests_cache.models.response import CachedResponse
 
+from .bounded import BoundedMemo
 from .breaker import CircuitBreaker
 from .config import (
     DEFAULT_MAX_BODY_MB,
@@ -41,11 +42,13 @@ from .config import (
     validate_namespace,
 )
 from .guard import StoreGuard
-from .item import Alias
+from .item import Alias, key_fingerprint
+from .keys import Transport, stamp, stamped_transport, transport_of
 from .large_objects import LargeObjectStore
 from .memory import MemoryTier
 from .observability import Tracing
-from .sharing import SharingPolicy
+from .policy import redirect_expires
+from .sharing import SharingPolicy, vary_names
 from .stats import CacheStats
 from .storage import RedirectStorage, ResponseStorage
 from .table import CacheTable, bounded_config, make_client, region_fallback
@@ -55,9 +58,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# The key memo holds no request with a body, and at most this many bytes of URLs and headers.
+# The key memo holds no request with a body, and at most this many bytes (bounded.py's rule).
 KEY_MEMO_BYTES = 512 * 1024
-KEY_MEMO_OVERHEAD = 300  # bytes per memo entry besides its URL and headers
 
 
 class DynamoDbCache(BaseCache):
@@ -77,6 +79,8 @@ class DynamoDbCache(BaseCache):
         memory_max_age: Seconds the memory tier serves an entry before reading the table.
         store_private: Store responses marked ``Cache-Control: private`` (off: this cache
             is shared).
+        share_set_cookie: Store responses that set a cookie (without ``Set-Cookie``) even
+            when not marked ``public`` or ``s-maxage`` (off: they are not shared).
         key_secret: Secret for the keyed hash of credentials in cache keys.
         breaker: The circuit breaker guarding table calls.
         stats: Where events are counted.
@@ -103,6 +107,7 @@ class DynamoDbCache(BaseCache):
         memory_cache_bytes: int = DEFAULT_MEMORY_MB * 1024 * 1024,
         memory_max_age: float = DEFAULT_MEMORY_MAX_AGE,
         store_private: bool = CacheConfig.store_private,
+        share_set_cookie: bool = CacheConfig.share_set_cookie,
         key_secret: str | bytes | None = None,
         breaker: CircuitBreaker | None = None,
         stats: CacheStats | None = None,
@@ -139,6 +144,7 @@ class DynamoDbCache(BaseCache):
             self._settings.ignored_parameters or (),
             secret=secret.encode() if isinstance(secret, str) else secret,
             store_private=store_private,
+            share_set_cookie=share_set_cookie,
             secret_configured=key_secret is not None,
         )
         self._policy_source: tuple[str, ...] = tuple(self._settings.ignored_parameters or ())
@@ -154,8 +160,9 @@ class DynamoDbCache(BaseCache):
         self.redirects: RedirectStorage = RedirectStorage(
             table, namespace, guard=guard, memory=memory
         )
-        self._key_memo: dict[tuple[Any, ...], str] = {}
-        self._key_memo_bytes = 0
+        # Heuristic freshness (off in standards mode; the session sets it): for redirects.
+        self.heuristic = True
+        self._key_memo: BoundedMemo[tuple[Any, ...], str] = BoundedMemo(KEY_MEMO_BYTES)
 
     @classmethod
     def from_config(
@@ -198,6 +205,7 @@ class DynamoDbCache(BaseCache):
             memory_max_age=config.memory_max_age,
             max_body_bytes=int(config.max_body_mb * 1024 * 1024),
             store_private=config.store_private,
+            share_set_cookie=config.share_set_cookie,
             key_secret=config.key_secret,
             breaker=CircuitBreaker(config.breaker_threshold, config.breaker_cooldown),
             stats=stats,
@@ -241,47 +249,63 @@ class DynamoDbCache(BaseCache):
 
     # Keys ---------------------------------------------------------------------------------
 
-    def create_key(self, request: Any, match_headers: Any = None, **kwargs: Any) -> str:
-        """requests-cache's key of the request without its credentials and body, plus a keyed
-        hash of those (see sharing.py).
+    def create_key(
+        self,
+        request: Any,
+        match_headers: Any = None,
+        *,
+        follow_redirects: bool | None = None,
+        transport: Transport | None = None,
+        **kwargs: Any,
+    ) -> str:
+        """The cache key of ``request`` (keys.derive_key): over the transport it was sent with
+        (its stamp, else ``transport``, else send()'s keywords in ``kwargs``: a request rebuilt
+        from the table is keyed over the transport of the request it is compared with), with
+        the redirect policy
+        ``follow_redirects`` if given. A key this cache does not key a request for (keys.py)
+        raises UnkeyedRequest; requests-cache's ``key_fn`` setting, if set, makes the base.
 
-        Keys of requests without a body are memoised by everything they are derived from:
-        requests-cache's URL normalisation costs about 0.1 ms, a large share of a memory-tier
-        hit. The memo never holds a body, and is bounded in bytes."""
-        if getattr(request, "body", None):
-            return self._create_key(request, match_headers, **kwargs)
-        settings = self._settings
+        Keys of requests without a body or client certificate are memoised by everything they
+        are derived from: deriving one costs a large share of a memory-tier hit. The memo never
+        holds a body, and counts what it holds (bounded.py)."""
+        transport = (
+            getattr(request, "cache_transport", None)
+            or transport
+            or transport_of(str(getattr(request, "url", "") or ""), kwargs)
+        )
+        if follow_redirects is not None and follow_redirects != transport.follow_redirects:
+            transport = transport._replace(follow_redirects=follow_redirects)
+        match = match_headers or self._settings.match_headers
+        if getattr(request, "body", None) or transport.cert or self._settings.key_fn is not None:
+            return self._create_key(request, transport, match, kwargs)
         try:
-            headers = tuple(request.headers.items())
             memo = (
                 request.method,
                 request.url,
-                headers,
+                tuple(request.headers.items()),
                 getattr(request, "credential_fingerprint", None),
-                tuple(sorted((name, _hashable(value)) for name, value in kwargs.items())),
-                _hashable(match_headers),
-                _hashable(settings.match_headers),
-                tuple(settings.ignored_parameters or ()),
-                settings.content_root_key,
-                settings.key_fn,
+                transport,
+                _hashable(match),
+                self._sharing().extra,
             )
             key = self._key_memo.get(memo)
         except (AttributeError, TypeError):  # an unprepared or unhashable request
-            return self._create_key(request, match_headers, **kwargs)
+            return self._create_key(request, transport, match, kwargs)
         if key is None:
-            key = self._create_key(request, match_headers, **kwargs)
-            size = KEY_MEMO_OVERHEAD + len(request.url or "") + sum(len(str(h)) for h in headers)
-            if self._key_memo_bytes + size > KEY_MEMO_BYTES:
-                self._key_memo.clear()
-                self._key_memo_bytes = 0
-            self._key_memo[memo] = key
-            self._key_memo_bytes += size
+            key = self._create_key(request, transport, match, kwargs)
+            self._key_memo.put(memo, key)
         return key
 
-    def _create_key(self, request: Any, match_headers: Any = None, **kwargs: Any) -> str:
-        clean, fingerprint = self._sharing().split(request)
-        key = super().create_key(clean, match_headers, **kwargs)
-        return f"{key}-{fingerprint}" if fingerprint else key
+    def _create_key(
+        self, request: Any, transport: Transport, match: Any, kwargs: dict[str, Any]
+    ) -> str:
+        key = self._sharing().key(request, transport, match)
+        key_fn = self._settings.key_fn
+        if key_fn is None:
+            return key
+        base = key_fn(request=request, match_headers=match, **kwargs)
+        fingerprint = key_fingerprint(key)
+        return f"{base}-{fingerprint}" if fingerprint else str(base)
 
     def _sharing(self) -> SharingPolicy:
         """The sharing policy, following the session's ``ignored_parameters`` (requests-cache
@@ -294,12 +318,18 @@ class DynamoDbCache(BaseCache):
 
     # Reads --------------------------------------------------------------------------------
 
-    def get_response(self, key: str, default: Any = None) -> CachedResponse | None:
-        """The memory tier first; then one GetItem (a second only for a redirect alias)."""
-        entry = None
+    def get_response(
+        self, key: str, default: Any = None, *, request: Any = None
+    ) -> CachedResponse | None:
+        """The memory tier first; then one GetItem (a second only for a redirect alias, which
+        is followed only for a ``request`` whose headers its ``Vary`` allows)."""
         with self._never_raising("Cache read failed, treated as a miss"):
-            entry = self.responses.lookup(key)
-        return entry.to_response(key) if entry is not None else default
+            headers = getattr(request, "headers", None)
+            entry = self.responses.lookup(key, request_headers=headers)
+            if entry is not None:
+                return entry.to_response(key)
+        missing: CachedResponse | None = default
+        return missing
 
     # Coordination -------------------------------------------------------------------------
 
@@ -313,10 +343,11 @@ class DynamoDbCache(BaseCache):
 
     def peek(self, key: str) -> CachedResponse | None:
         """The response the table holds for ``key`` now (strongly consistent); never raises."""
-        entry = None
         with self._never_raising("Cache read failed, treated as a miss"):
             entry = self.responses.lookup(key, follow_aliases=False, consistent=True)
-        return entry.to_response(key) if entry is not None else None
+            if entry is not None:
+                return entry.to_response(key)
+        return None
 
     # Writes -------------------------------------------------------------------------------
 
@@ -333,20 +364,49 @@ class DynamoDbCache(BaseCache):
     def _save(self, response: Response, cache_key: str | None, expires: datetime | None) -> None:
         cache_key = cache_key or self.create_key(response.request)
         if response.history and self._sharing().matches(cache_key, response.request):
-            # A redirected response is stored under the key of the URL the chain really ended
-            # at, and each request of the chain gets an alias to it: so an alias never points
-            # at an entry that another URL may overwrite (see "A shared cache" in the README).
-            target = self.create_key(response.request)
+            # (requests-cache's own session: the decorator's stores each response under its
+            # own request's key, and never a chain.) A followed chain's end is stored under
+            # the key of the request the chain really ended with, as a request following
+            # redirects keys it (the end is no redirect, so that policy changes nothing of
+            # it), and the requests of the chain get aliases to it: so an alias never points
+            # at an entry that another URL may overwrite (see "A shared cache").
+            target = self.create_key(response.request, follow_redirects=True)
         else:
             target = cache_key
         entry = self.responses.write(target, response, expires)
         if entry is None or not response.history or getattr(response, "revalidated", False):
             return
-        joins = {cache_key: 0}
-        for hop, redirect in enumerate(response.history):
-            joins.setdefault(self.create_key(redirect.request), hop)
-        for alias_key, hop in joins.items():
-            self.redirects.write(alias_key, Alias(target, entry.expires, hop))
+        for alias_key, alias in self._chain_aliases(response, cache_key, target, entry.expires):
+            self.redirects.write(alias_key, alias)
+
+    def _chain_aliases(
+        self, response: Response, cache_key: str, target: str, expires: datetime | None
+    ) -> Iterator[tuple[str, Alias]]:
+        """The aliases of a followed chain, from its last redirect back: each redirect is a
+        response, judged by the rules of responses (refusals, freshness). An alias lives no
+        longer than its target nor any redirect from its own on, and records the request
+        headers their ``Vary`` names. A redirect that may not be stored ends the chain's
+        aliases there: no request before it gets one."""
+        now = datetime.now(UTC)
+        vary: dict[str, str] = {}
+        seen: set[str] = set()
+        for hop in range(len(response.history) - 1, -1, -1):
+            redirect = response.history[hop]
+            until = redirect_expires(redirect, self._settings, heuristic=self.heuristic, now=now)
+            if until is False or self._sharing().refusal(redirect) is not None:
+                return
+            if until is not None and (expires is None or until < expires):
+                expires = until
+            request_headers: Mapping[str, Any] = redirect.request.headers or {}
+            for name in vary_names(redirect.headers):
+                if not self.policy.is_credential(name):
+                    vary.setdefault(name, str(request_headers.get(name, "")))
+            key = (
+                cache_key if hop == 0 else self.create_key(redirect.request, follow_redirects=True)
+            )
+            if key not in seen:
+                seen.add(key)
+                yield key, Alias(target, expires, hop, tuple(sorted(vary.items())))
 
     def invalidate(self, request: Any, response: Response) -> None:
         """After a successful unsafe request (POST, PUT, PATCH, DELETE...): tombstones under
@@ -378,6 +438,15 @@ class DynamoDbCache(BaseCache):
         except Exception as error:
             self.stats.add("errors")
             logger.warning("%s: %r", failure, error)
+
+    def update(self, other: BaseCache) -> None:
+        """Copy every response of ``other`` (any requests-cache backend), each under the key
+        this cache derives from its request: other backends derive keys their own way, so
+        their keys (and their redirect aliases, which name them) are not copied."""
+        for key in list(other.responses.keys()):
+            with self._never_raising("Cache copy failed for one response"):
+                response = other.responses[key]
+                self.responses.write(self.create_key(response.request), response)
 
     def _prune_redirects(self) -> None:
         """requests-cache scans every alias after each delete to drop dangling ones; here a
@@ -417,7 +486,8 @@ def invalidated_requests(
 ) -> Iterator[PreparedRequest]:
     """The GET and HEAD requests whose stored responses a successful unsafe ``request``
     invalidates: for its URL, and its response's ``Location`` and ``Content-Location`` when
-    on the same origin; with the caller's credentials and without."""
+    on the same origin; with the caller's credentials and without, over the caller's
+    transport."""
     url = str(request.url or "")
     origin = urlsplit(url)[:2]
     urls = [url]
@@ -428,11 +498,16 @@ def invalidated_requests(
             if urlsplit(target)[:2] == origin and target not in urls:
                 urls.append(target)
     credentials = {k: v for k, v in request.headers.items() if policy.is_credential(k)}
+    transport = stamped_transport(request)._replace(follow_redirects=False)
+    variants: list[tuple[dict[str, Any], Transport]] = [({}, transport._replace(cert=()))]
+    if credentials or transport.cert:
+        variants.append((credentials, transport))
     for target in urls:
         for method in ("GET", "HEAD"):
-            for headers in ({}, credentials) if credentials else ({},):
+            for headers, over in variants:
                 prepared = PreparedRequest()
                 prepared.prepare(method=method, url=target, headers=headers)
+                stamp(prepared, over)
                 yield prepared
 
 

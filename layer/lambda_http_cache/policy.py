@@ -26,6 +26,7 @@ from http import HTTPStatus
 from math import ceil
 from typing import Any
 
+from attrs import evolve
 from requests.structures import CaseInsensitiveDict
 from requests_cache.models.response import CachedResponse
 from requests_cache.policy.actions import CacheActions
@@ -107,6 +108,8 @@ NOT_MODIFIED_HEADERS = (
     "Age",
 )
 
+# Statuses of the redirects requests follows.
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 # RFC 9110, 15.1: status codes whose responses are heuristically cacheable.
 HEURISTIC_STATUSES = frozenset({200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501})
 # Response directives after which a shared cache never serves the response stale.
@@ -311,7 +314,14 @@ class SharedCacheActions(CacheActions):
         super().update_from_cached_response(cached_response, create_key, **key_kwargs)
 
     def update_from_response(self, response: Any) -> None:
+        """As requests-cache does. A redirect is judged by the rules of every response,
+        whatever ``allowable_codes`` says (that setting is about the responses callers read:
+        a redirect is stored so that the chains through it are walked from the cache)."""
         self._response = response
+        status = response.status_code
+        if status in REDIRECT_STATUSES and status not in self._settings.allowable_codes:
+            allowed = (*self._settings.allowable_codes, status)
+            self._settings = evolve(self._settings, allowable_codes=allowed)
         super().update_from_response(response)
 
     def _update_from_response_headers(self, directives: CacheDirectives) -> None:
@@ -391,3 +401,19 @@ def request_headers(
         directives += [part for part in added if part not in directives]
         headers["Cache-Control"] = ", ".join(directives)
     return headers
+
+
+def redirect_expires(hop: Any, settings: Any, *, heuristic: bool, now: datetime) -> Any:
+    """When a redirect ``hop`` of a followed chain stops being fresh, judged by the rules of
+    every response: the request's and the response's directives, explicit freshness, heuristic
+    freshness only where allowed (so a temporary redirect without explicit freshness is stale
+    at once), the settings' expiry. An aware datetime, None for never, or False when the
+    hop may not be stored (nor anything of the chain before it)."""
+    actions = SharedCacheActions.from_request("", hop.request, settings, heuristic=heuristic)
+    actions.update_from_response(hop)
+    if actions.skip_write or actions.skip_read:
+        return False
+    expires = actions.expires
+    if expires is not None and expires <= now:
+        return False
+    return expires

@@ -3,16 +3,21 @@ built once from a :class:`~lambda_http_cache.config.CacheConfig`, counting what 
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from contextlib import nullcontext
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import attrs
 from requests import PreparedRequest, Response, Session
+from requests.adapters import HTTPAdapter
+from requests.cookies import RequestsCookieJar
 from requests.hooks import dispatch_hook
 from requests.sessions import merge_setting as _merge_setting
 from requests.utils import get_environ_proxies
@@ -24,8 +29,10 @@ from requests_cache.session import CachedSession, CacheMixin, get_504_response
 
 from .after_response import AfterResponse
 from .backend import DynamoDbCache
+from .bounded import BoundedMemo
 from .config import CacheConfig
 from .coordination import Flights, follower_wait, lease_seconds, refresh_early, wait_plan
+from .keys import UnkeyedRequest, stamp, stamped_transport, transport_of, unkeyed_reason
 from .observability import Tracing, log_decision
 from .policy import (
     DEFAULT_STATUSES,
@@ -42,6 +49,10 @@ if TYPE_CHECKING:
 
 merge_setting: Callable[[Any, Any], Any] = _merge_setting
 logger = logging.getLogger(__name__)
+# Per-container memos (bounded.py's rule): proxies by scheme, host and no_proxy; the keys
+# this container asked a lease for.
+PROXY_MEMO_BYTES = 256 * 1024
+LEASES_ASKED_BYTES = 256 * 1024
 # Methods that change nothing at the origin: any other, when it succeeds, invalidates what is
 # stored for its URL (RFC 9111, 4.4).
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
@@ -98,14 +109,126 @@ class CachedHttpSession(CachedSession, OriginSession):
         self.coalesce = coalesce
         self.leases = leases
         self.flights = Flights()
-        self._leases_asked: dict[str, float] = {}  # key -> until when this container asked
+        # key -> until when this container asked (time.monotonic()); bounded in bytes.
+        self._leases_asked: BoundedMemo[str, float] = BoundedMemo(LEASES_ASKED_BYTES)
         self._leases_lock = threading.Lock()
         self.stats = stats or CacheStats()
         self.tracing = tracing or Tracing(enabled=False)
         self._depth = threading.local()
-        self._proxy_memo: dict[tuple[str, str, Any], dict[str, str]] = {}
+        self._proxy_memo: BoundedMemo[tuple[str, str, Any], dict[str, str]] = BoundedMemo(
+            PROXY_MEMO_BYTES
+        )
         self._ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        # Nothing of one invocation survives into the next (begin_invocation): the session as
+        # init left it, taken at the first invocation; and, per thread, the private cookie jar
+        # of work after the response (set before requests' __init__ assigns the jar).
+        self._baseline: dict[str, Any] | None = None
+        self._private = threading.local()
+        self._unkeyed_reasons: set[str] = set()  # logged once each
         super().__init__(*args, **kwargs)
+        if isinstance(self.cache, DynamoDbCache):
+            self.cache.heuristic = heuristic  # redirects are judged as responses (backend.py)
+
+    @property
+    def cookies(self) -> RequestsCookieJar:
+        """The jar requests reads and writes: the invocation's, or, on a thread doing work
+        after the response, that work's private jar."""
+        private: RequestsCookieJar | None = getattr(self._private, "cookies", None)
+        return self._invocation_cookies if private is None else private
+
+    @cookies.setter
+    def cookies(self, jar: RequestsCookieJar) -> None:
+        if getattr(self._private, "cookies", None) is None:
+            self._invocation_cookies = jar
+        else:
+            self._private.cookies = jar
+
+    def begin_invocation(self) -> None:
+        """Put the session back as it was at the end of init: whatever the previous
+        invocation's handler, or the origins it called, changed (cookies, headers, auth,
+        proxies, hooks, params, TLS and redirect settings, mounted adapters, the cache and its
+        settings) is undone, in place where user code may hold the object. The first call
+        takes that state, so module-level setup done after the decorator is part of it."""
+        base = self._baseline
+        if base is None:
+            self._baseline = self._snapshot()
+            return
+        self.cache = base["cache"]
+        settings, fields = base["settings"]
+        self.settings = settings
+        for name, value in fields.items():
+            setattr(settings, name, self._copied(value))
+        for name, mapping, items in base["mappings"]:
+            # Refilled only if changed: a refresh on a thread may be reading the adapters.
+            if items is not None and tuple(mapping.items()) != items:
+                mapping.clear()
+                mapping.update(items)
+            setattr(self, name, mapping)
+        hooks, events = base["hooks"]
+        if events is not None:
+            hooks.clear()
+            for event, value, items in events:
+                if items is not None:
+                    value[:] = items
+                hooks[event] = value
+        self.hooks = hooks
+        jar, cookies = base["cookies"]
+        jar.clear()
+        for cookie in cookies:
+            jar.set_cookie(copy.copy(cookie))
+        self._invocation_cookies = jar
+        for name, value in base["values"].items():
+            setattr(self, name, value)
+
+    def _snapshot(self) -> dict[str, Any]:
+        """What begin_invocation puts back: each object with a copy of its contents (the
+        copies are never handed out, so they never change). Adapters are kept as they are:
+        their connection pools outlive invocations."""
+        settings = self.settings
+        hooks: Any = self.hooks
+        events = None
+        if isinstance(hooks, MutableMapping):
+            events = [
+                (event, value, tuple(value) if isinstance(value, list) else None)
+                for event, value in hooks.items()
+            ]
+        mappings = []
+        for name in ("headers", "proxies", "params", "adapters"):
+            mapping = getattr(self, name)
+            items = tuple(mapping.items()) if isinstance(mapping, MutableMapping) else None
+            mappings.append((name, mapping, items))
+        cookies = RequestsCookieJar()
+        for cookie in self._invocation_cookies:
+            cookies.set_cookie(copy.copy(cookie))
+        fields = {
+            f.name: self._copied(getattr(settings, f.name)) for f in attrs.fields(type(settings))
+        }
+        return {
+            "cache": self.cache,
+            "settings": (settings, fields),
+            "mappings": mappings,
+            "hooks": (hooks, events),
+            "cookies": (self._invocation_cookies, cookies),
+            "values": {
+                name: getattr(self, name)
+                for name in ("auth", "verify", "cert", "stream", "trust_env", "max_redirects")
+            },
+        }
+
+    def _private_jar(self) -> RequestsCookieJar:
+        """A new jar for work after the response: init's cookies (none before the first
+        invocation), never the jar of an invocation."""
+        jar = RequestsCookieJar()
+        if self._baseline is not None:
+            for cookie in self._baseline["cookies"][1]:
+                jar.set_cookie(copy.copy(cookie))
+        return jar
+
+    @staticmethod
+    def _copied(value: Any) -> Any:
+        """A setting's value, its container copied (a list, dict or set may be changed in
+        place); anything else as it is (a callable, a number)."""
+        return copy.copy(value) if isinstance(value, list | dict | set) else value
 
     def merge_environment_settings(
         self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
@@ -120,9 +243,7 @@ class CachedHttpSession(CachedSession, OriginSession):
             env_proxies = self._proxy_memo.get(memo)
             if env_proxies is None:
                 env_proxies = get_environ_proxies(url, no_proxy=no_proxy)
-                if len(self._proxy_memo) >= 256:
-                    self._proxy_memo.clear()
-                self._proxy_memo[memo] = env_proxies
+                self._proxy_memo.put(memo, env_proxies)
             if proxies is not None:
                 for name, value in env_proxies.items():
                     proxies.setdefault(name, value)
@@ -168,7 +289,17 @@ class CachedHttpSession(CachedSession, OriginSession):
             request.headers = request_headers(
                 request.headers, expire_after, only_if_cached, refresh, force_refresh
             )
-            response = self._cached_send(request, **kwargs)
+            # Every key derived from this request accounts for the transport it goes over. A
+            # key names the URL's own response (a redirect, if it redirects), whatever the
+            # caller's redirect policy: a caller that follows redirects follows stored ones
+            # through requests' own rules (_follow_stored), hop by hop, each hop a response.
+            transport = transport_of(str(request.url or ""), kwargs, self)
+            stamp(request, transport._replace(follow_redirects=False))
+            reason = unkeyed_reason(kwargs) or self._adapter_reason(str(request.url or ""))
+            if reason is None:
+                response = self._cached_send(request, **kwargs)
+            else:
+                response = self._unkeyed(reason, request, **kwargs)
         finally:
             self._depth.value = depth
         if depth:
@@ -192,6 +323,28 @@ class CachedHttpSession(CachedSession, OriginSession):
         )
         return response
 
+    def _adapter_reason(self, url: str) -> str | None:
+        """Why the adapter that sends to ``url`` keeps the request from the cache, or None.
+        requests' own HTTPAdapter is understood (its retries change no answer); any other
+        (one that pins a client certificate in its TLS context, a source address...) shapes
+        the response in ways the key cannot see."""
+        try:
+            adapter = self.get_adapter(url)
+        except Exception:  # no adapter: requests raises as it would without a cache
+            return None
+        if type(adapter) is HTTPAdapter:
+            return None
+        return f"transport adapter {type(adapter).__name__}"
+
+    def _unkeyed(self, reason: str, request: PreparedRequest, **kwargs: Any) -> Any:
+        """Send a request the key cannot account for around the cache, counted and logged
+        (each reason once per container, at WARNING)."""
+        self.stats.add("unkeyed")
+        if reason not in self._unkeyed_reasons and len(self._unkeyed_reasons) < 64:
+            self._unkeyed_reasons.add(reason)
+            logger.warning("Requests sent around the cache: the key cannot account for %s", reason)
+        return self._uncached(super(CacheMixin, self).send(request, **kwargs))
+
     def _cached_send(self, request: PreparedRequest, **kwargs: Any) -> Any:
         """requests-cache's ``CacheMixin.send``, with this project's policy and guards."""
         # The caller's own conditions (revalidation adds the cache's to the same headers).
@@ -200,13 +353,18 @@ class CachedHttpSession(CachedSession, OriginSession):
             for name in ("If-None-Match", "If-Modified-Since")
             if name in request.headers
         }
+        unkeyed = None
         try:
             actions, cached_response = self._plan(request, **kwargs)
+        except UnkeyedRequest as error:
+            unkeyed = str(error)
         except Exception as error:
             # Nothing has gone to the origin yet: the cache's failure is a miss.
             self.stats.add("errors")
             logger.warning("Cache lookup failed, request sent uncached: %r", error)
             return self._uncached(super(CacheMixin, self).send(request, **kwargs))
+        if unkeyed is not None:  # sent outside the handler: the caller's error is its own
+            return self._unkeyed(unkeyed, request, **kwargs)
         response: Any
         if actions.error_504:
             response = get_504_response(request)
@@ -218,6 +376,8 @@ class CachedHttpSession(CachedSession, OriginSession):
             response = cached_response
             if self.early_refresh and refresh_early(response, self.early_refresh):
                 self._refresh_after_response(request, actions, response, **kwargs)
+        if kwargs.get("allow_redirects", True) and getattr(response, "from_cache", False):
+            response = self._follow_stored(response, request, **kwargs)
         if self.settings.filter_fn is not None and not self.settings.filter_fn(response):
             self.cache.delete(actions.cache_key)
             return response
@@ -225,6 +385,22 @@ class CachedHttpSession(CachedSession, OriginSession):
             # The caller's own conditional request, answered from a fresh stored response.
             response = conditional_answer(conditions, cached_response) or response
         return dispatch_hook("response", request.hooks, response, **kwargs)  # type: ignore[no-untyped-call]
+
+    def _follow_stored(self, response: Any, request: PreparedRequest, **kwargs: Any) -> Any:
+        """A stored redirect, served to a caller that follows redirects, followed as requests'
+        Session.send follows one from the origin: by its resolve_redirects (its rules on
+        methods, credentials across hosts, cookies, proxies, and the redirect limit), each
+        hop sent through this session, so each is a lookup of its own."""
+        if not response.is_redirect:
+            return response
+        options = {name: value for name, value in kwargs.items() if name != "allow_redirects"}
+        history = list(self.resolve_redirects(response, request, **options))
+        if not history:
+            return response
+        history.insert(0, response)
+        final = history.pop()
+        final.history = history
+        return final
 
     def _serve_stale(
         self,
@@ -251,9 +427,17 @@ class CachedHttpSession(CachedSession, OriginSession):
         if self._lease_lost(actions.cache_key, cached_response):
             return  # another container (or thread of this one) refreshes it
         again = request.copy()
+        stamp(again, stamped_transport(request))
 
         def refresh() -> None:
-            self._send_and_cache(again, actions, cached_response, **kwargs)
+            # Its own cookie jar on this thread, dropped when done: what the origin sets now
+            # reaches no caller, and a concurrent invocation's jar is not touched.
+            outer = getattr(self._private, "cookies", None)
+            self._private.cookies = self._private_jar()
+            try:
+                self._send_and_cache(again, actions, cached_response, **kwargs)
+            finally:
+                self._private.cookies = outer
             self.stats.add("refreshes")
 
         self.after_response.submit(refresh)
@@ -311,9 +495,7 @@ class CachedHttpSession(CachedSession, OriginSession):
             until = self._leases_asked.get(key)
             if until is not None and until > now:
                 return True
-            if len(self._leases_asked) >= 1024:
-                self._leases_asked.clear()
-            self._leases_asked[key] = now + seconds
+            self._leases_asked.put(key, now + seconds)
         return bool(acquire(key, seconds, cached_response.created_at) is False)
 
     def _await_write(
@@ -324,17 +506,24 @@ class CachedHttpSession(CachedSession, OriginSession):
         **kwargs: Any,
     ) -> Any:
         """Poll the table for the lease holder's write of ``key``: the response it stored, or
-        None once the wait is over (the caller then goes to the origin itself)."""
-        wait, poll = wait_plan(cached_response)
-        deadline = time.monotonic() + wait
-        peek = self.cache.peek  # type: ignore[attr-defined]  # only a DynamoDbCache leases
-        while time.monotonic() < deadline:
-            time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
-            landed = peek(key)
-            if landed is not None and _newer(landed, cached_response):
-                served = self._served_now(request, cached_response, **kwargs)
-                if served is not None:
-                    return served
+        None once the wait is over (the caller then goes to the origin itself). Whatever the
+        table holds meanwhile, a failure ends the wait (counted, logged) and is not raised."""
+        try:
+            wait, poll = wait_plan(cached_response)
+            deadline = time.monotonic() + wait
+            peek = self.cache.peek  # type: ignore[attr-defined]  # only a DynamoDbCache leases
+            while time.monotonic() < deadline:
+                time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
+                landed = peek(key)
+                if landed is not None and _newer(landed, cached_response):
+                    served = self._served_now(request, cached_response, **kwargs)
+                    if served is not None:
+                        return served
+        except Exception as error:
+            self.stats.add("errors")
+            logger.warning(
+                "Waiting for another's write failed, request sent to the origin: %r", error
+            )
         return None
 
     def _served_now(
@@ -371,8 +560,11 @@ class CachedHttpSession(CachedSession, OriginSession):
         self, request: PreparedRequest, **kwargs: Any
     ) -> tuple[SharedCacheActions, CachedResponse | None]:
         """The key, the cached response (if any) and what to do with the request."""
+        # Keys over the transport this request goes over (send() stamped it): also those of
+        # stored requests it is compared with for Vary.
+        keying: dict[str, Any] = {"transport": stamped_transport(request)}
         actions = SharedCacheActions.from_request(
-            self.cache.create_key(request, **kwargs),
+            self.cache.create_key(request, **keying),
             request,
             self.settings,
             heuristic=self.heuristic,
@@ -381,21 +573,28 @@ class CachedHttpSession(CachedSession, OriginSession):
         )
         cached_response: CachedResponse | None = None
         if not actions.skip_read:
-            cached_response = self.cache.get_response(actions.cache_key)
-        actions.update_from_cached_response(cached_response, self.cache.create_key, **kwargs)
+            cached_response = self._lookup(actions.cache_key, request)
+        actions.update_from_cached_response(cached_response, self.cache.create_key, **keying)
         if actions.vary_cache_key:
             # The entry varies on headers this request does not match: look for the entry
             # stored under the key that includes them, and store under that key otherwise.
             actions.cache_key = actions.vary_cache_key
-            vary_cached = self.cache.get_response(actions.vary_cache_key)
+            vary_cached = self._lookup(actions.vary_cache_key, request)
             if vary_cached is not None:
                 actions.send_request = actions.resend_request = actions.resend_async = False
                 actions.error_504 = False
                 actions.vary_cache_key = None
                 actions._validation_headers = {}
-                actions.update_from_cached_response(vary_cached, self.cache.create_key, **kwargs)
+                actions.update_from_cached_response(vary_cached, self.cache.create_key, **keying)
                 cached_response = vary_cached
         return actions, cached_response
+
+    def _lookup(self, key: str, request: PreparedRequest) -> CachedResponse | None:
+        """The stored response for ``key``; a redirect alias is followed only if ``request``
+        sends the headers its redirects' ``Vary`` named (a DynamoDbCache checks them)."""
+        if isinstance(self.cache, DynamoDbCache):
+            return self.cache.get_response(key, request=request)
+        return self.cache.get_response(key)
 
     def _send_and_cache(
         self,
@@ -409,7 +608,7 @@ class CachedHttpSession(CachedSession, OriginSession):
         response = super(CacheMixin, self).send(request, **kwargs)
         # This container's refresh of the key is done: its next expiry asks for a lease anew.
         with self._leases_lock:
-            self._leases_asked.pop(actions.cache_key, None)
+            self._leases_asked.pop(actions.cache_key)
         try:
             return self._store(response, actions, cached_response)
         except Exception as error:
@@ -448,17 +647,24 @@ class CachedHttpSession(CachedSession, OriginSession):
     def _store(
         self, response: Response, actions: Any, cached_response: CachedResponse | None
     ) -> Any:
-        actions.update_from_response(response)
-        method = (response.request.method or "GET").upper()
+        # What the key names is the request's own response: the first of a followed chain
+        # (each later hop was stored by its own send); the caller gets the chain's end. An
+        # auth handler's history (a 401, then the answer to other credentials) is no chain:
+        # its answer is judged by the write path's credential check.
+        own = response
+        if response.history and response.history[0].is_redirect:
+            own = response.history[0]
+        actions.update_from_response(own)
+        method = (own.request.method or "GET").upper()
         if (
             method not in SAFE_METHODS
-            and 200 <= response.status_code < 400
+            and 200 <= own.status_code < 400
             and not self.settings.disabled
             and hasattr(self.cache, "invalidate")
         ):
-            self.cache.invalidate(response.request, response)
+            self.cache.invalidate(own.request, own)
         if not actions.skip_write:
-            self.cache.save_response(response, actions.cache_key, actions.expires)
+            self.cache.save_response(own, actions.cache_key, actions.expires)
         elif cached_response is not None and response.status_code == 304:
             cached_response = actions.update_revalidated_response(response, cached_response)
             # Freshened by the 304 (RFC 9111, 4.3.4): its age starts again from this answer.
@@ -484,11 +690,24 @@ class CachedHttpSession(CachedSession, OriginSession):
 
 
 def _newer(response: Any, than: CachedResponse | None) -> bool:
-    """Whether ``response`` was stored after ``than`` (any response is, if there was none)."""
+    """Whether ``response`` was stored after ``than`` (any response is, if there was none, or
+    if either time is unknown). Never raises: times that cannot be compared (not times, one
+    with a zone and one without, a zone that fails) are not newer, so the caller does as it
+    would without the other's write."""
     if than is None:
         return True
     created, before = getattr(response, "created_at", None), getattr(than, "created_at", None)
-    return created is None or before is None or created > before
+    if created is None or before is None:
+        return True
+    try:
+        if not (isinstance(created, datetime) and isinstance(before, datetime)):
+            return False
+        if (created.utcoffset() is None) != (before.utcoffset() is None):
+            return False
+        return bool(created > before)
+    except Exception as error:
+        logger.warning("Stored times %r and %r are not comparable: %r", created, before, error)
+        return False
 
 
 def build_session(config: CacheConfig) -> CachedHttpSession:

@@ -3,42 +3,51 @@ of a response may rest in the table, and which responses must not be stored (RFC
 
 One rule decides what a credential is, everywhere (cache keys, stored URLs, stored headers,
 redirect hops): :func:`is_credential_name`. A request's credentials (credential-named
-headers and query parameters, URL userinfo) and its body are taken out of the request that
-requests-cache keys and stores, and go instead into a keyed one-way hash (HMAC-SHA256) that
-ends the cache key. So a response is served only to requests with the same credentials, and
-the credentials themselves never reach the table.
+headers and query parameters, URL userinfo, a client certificate) and its body go into a
+keyed one-way hash (HMAC-SHA256) that ends the cache key (keys.py derives it). So a response
+is served only to requests with the same credentials, and the credentials themselves never
+reach the table.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import logging
-import os
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from requests import Request, Session
-from requests.structures import CaseInsensitiveDict
 from requests_cache.models.response import CachedResponse
 
+from .bounded import BoundedMemo
 from .item import FINGERPRINT_HEX, Entry, Headers, Hop, key_fingerprint
+from .keys import (
+    Secrets,
+    Transport,
+    UnkeyedRequest,
+    derive_key,
+    stamped_transport,
+    stored_transport,
+)
 from .policy import UNDERSTOOD_STATUSES, cache_control, hop_by_hop, initial_age
 
 logger = logging.getLogger(__name__)
 
-# Names are split into words at every non-alphanumeric character and at camelCase boundaries
-# ("X-Goog-Api-Key" -> x goog api key, "apiKey" -> api key). A name is a credential when one
-# of its words is a credential word, when its letters contain a credential stem (which also
-# catches unseparated spellings such as XAPIKEY or accesstoken), or when the user lists it in
-# ignored_parameters. A false positive costs little: the value still partitions the key, and
+# What a credential is, decided on the lower-case name (header names are case-insensitive, so
+# the rule must be: a name and its upper-case form are judged alike). The name is split into
+# words at every non-alphanumeric character; it is a credential when one of its words is,
+# begins with or ends with a credential word ("X-Api-Key", "usersig", "mysid", "xsrfvalue",
+# "otpcode"), when its letters contain a credential stem (which also catches unseparated
+# spellings such as XAPIKEY or accesstoken), or when the user lists it in ignored_parameters.
+# A false positive ("monkey", "author") costs little: the value still partitions the key, and
 # is only left out of the stored URL or headers.
 CREDENTIAL_WORDS = frozenset(
     {"auth", "key", "sig", "sid", "pwd", "pass", "otp", "jwt", "hmac", "bearer", "csrf", "xsrf"}
 )
+CREDENTIAL_WORDS_TUPLE = tuple(sorted(CREDENTIAL_WORDS))
 CREDENTIAL_STEMS = (
     "token",
     "secret",
@@ -51,7 +60,10 @@ CREDENTIAL_STEMS = (
     "cookie",
     "session",
 )
-_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+_WORDS = re.compile(r"[a-z0-9]+")
+# Names judged so far: a hostile origin chooses its response headers' names, so the memo is
+# bounded in bytes like every per-container structure (bounded.py).
+_judged: BoundedMemo[str, bool] = BoundedMemo(256 * 1024)
 # Response headers whose names match the rule but that are standard and carry no secret: CORS
 # headers (Access-Control-Allow-Credentials) and authentication challenges.
 _PUBLIC_RESPONSE_HEADERS = frozenset(
@@ -68,47 +80,37 @@ _URL_HEADERS = frozenset({"location", "content-location"})
 # Response headers not stored: Age is computed afresh on every hit from the entry's age.
 _UNSTORED_RESPONSE_HEADERS = frozenset({"age"})
 _LINK_TARGET = re.compile(r"<([^>]*)>")
+# Response fields that set a cookie (Set-Cookie2 is obsolete, RFC 6265, but still sent).
+SET_COOKIE_FIELDS = frozenset({"set-cookie", "set-cookie2"})
+# Cache-Control directives by which an origin marks a response as meant for a shared cache.
+_SHAREABLE = ("public", "s-maxage")
+# The reason :meth:`SharingPolicy.refusal` gives for a response that sets a cookie.
+SETS_COOKIE = "sets a cookie"
+# URLs whose cookie refusals a container reports in its log, at most (see
+# SharingPolicy.first_cookie_refusal).
+REPORTED_COOKIE_URLS = 100
 
 
-def _words(name: str) -> list[str]:
-    return [word.lower() for word in _WORDS.findall(name)]
-
-
-@functools.lru_cache(maxsize=4096)
-def _named_like_credential(name: str) -> bool:
-    if any(word in CREDENTIAL_WORDS for word in _words(name)):
-        return True
-    letters = "".join(c for c in name.lower() if c.isalnum())
-    return any(stem in letters for stem in CREDENTIAL_STEMS)
+def _named_like_credential(lower: str) -> bool:
+    known = _judged.get(lower)
+    if known is None:
+        known = any(
+            word.startswith(CREDENTIAL_WORDS_TUPLE) or word.endswith(CREDENTIAL_WORDS_TUPLE)
+            for word in _WORDS.findall(lower)
+        ) or any(stem in lower for stem in CREDENTIAL_STEMS)
+        _judged.put(lower, known)
+    return known
 
 
 def is_credential_name(name: str, extra: frozenset[str] = frozenset()) -> bool:
     """Whether a header or parameter ``name`` carries a credential, by the documented rule
     (case-insensitive), or is one of ``extra`` (lower-case names)."""
-    return name.lower() in extra or _named_like_credential(name)
+    lower = name.lower()
+    return lower in extra or _named_like_credential(lower)
 
 
 def _text(value: Any) -> str:
     return value.decode("latin-1") if isinstance(value, bytes) else str(value)
-
-
-def _body_bytes(request: Any) -> bytes:
-    """The bytes of a request body; a body that cannot be read again (a generator, a stream)
-    gets random bytes, so its response is never served to another request."""
-    body = request.body
-    if isinstance(body, bytes):
-        return body
-    if isinstance(body, str):
-        return body.encode("utf-8")
-    if hasattr(body, "read") and hasattr(body, "seek"):
-        try:
-            position = body.tell()
-            data = body.read()
-            body.seek(position)
-            return data if isinstance(data, bytes) else str(data).encode("utf-8")
-        except (OSError, ValueError):
-            pass
-    return os.urandom(32)
 
 
 class SharingPolicy:
@@ -119,6 +121,8 @@ class SharingPolicy:
             credentials, on top of the rule; matched case-insensitively.
         secret: Key of the HMAC in cache keys.
         store_private: Store responses marked ``Cache-Control: private``.
+        share_set_cookie: Store responses that set a cookie (without the cookie) even when
+            the origin does not mark them ``public`` or ``s-maxage``.
         secret_configured: False when ``secret`` is the public default (warned about once).
     """
 
@@ -128,55 +132,50 @@ class SharingPolicy:
         *,
         secret: bytes,
         store_private: bool = False,
+        share_set_cookie: bool = False,
         secret_configured: bool = True,
     ) -> None:
         self.extra = frozenset(name.lower() for name in ignored_parameters)
         self.secret = secret
         self.store_private = store_private
+        self.share_set_cookie = share_set_cookie
         self._warn_default_secret = not secret_configured
+        self._cookie_urls: set[str] = set()
 
     def is_credential(self, name: str) -> bool:
         return is_credential_name(name, self.extra)
 
     # Requests -------------------------------------------------------------------------------
 
-    def split(self, request: Any) -> tuple[Any, str | None]:
-        """``request`` without its credentials and body (a copy, for requests-cache to key),
-        and the fingerprint of what was taken out (None if nothing was)."""
+    def key(
+        self, request: Any, transport: Transport, match_headers: Iterable[str] | bool | None = None
+    ) -> str:
+        """The cache key of ``request`` over ``transport`` (keys.derive_key), its secrets
+        hashed with this policy's secret. Raises UnkeyedRequest or ValueError (keys.py)."""
         if isinstance(request, Request):
             request = Session().prepare_request(request)
-        found: list[tuple[str, str | bytes]] = []
-        clean = request.copy()
-        headers: CaseInsensitiveDict[Any] = CaseInsensitiveDict()
-        for name, value in (request.headers or {}).items():
-            if self.is_credential(name):
-                found.append(("h:" + name.lower(), _text(value)))
-            else:
-                headers[name] = value
-        clean.headers = headers
-        clean.url = self._clean_url(request.url or "", found)
-        if request.body:
-            # Bodies are keyed only through the keyed hash, byte for byte: whatever
-            # credentials they hold, in whatever format, never reach the plain part of the key.
-            found.append(("b:", _body_bytes(request)))
-            clean.body = None
-        marker = getattr(request, "credential_fingerprint", None)
-        if not found:
-            return clean, marker
-        if marker:
-            found.append(("f:", marker))
-        return clean, self._hash(found)
+        return derive_key(
+            request,
+            transport,
+            is_credential=self.is_credential,
+            fingerprint=self._hash,
+            match_headers=match_headers,
+        )
 
     def fingerprint(self, request: Any) -> str | None:
-        """The fingerprint of the credentials (and body) ``request`` carries, or None."""
-        return self.split(request)[1]
+        """The fingerprint of the secrets ``request`` carries (its credentials, body, client
+        certificate...), or None; over the transport it was sent with."""
+        return key_fingerprint(self.key(request, stamped_transport(request)))
 
     def matches(self, key: str, request: Any) -> bool:
         """Whether ``key`` is in the credential partition of ``request``: a response may be
         stored under ``key`` only if the request that produced it matches."""
-        return key_fingerprint(key) == self.fingerprint(request)
+        try:
+            return key_fingerprint(key) == self.fingerprint(request)
+        except (UnkeyedRequest, ValueError):
+            return False
 
-    def _hash(self, found: list[tuple[str, str | bytes]]) -> str:
+    def _hash(self, secrets: Secrets) -> str:
         if self._warn_default_secret:
             self._warn_default_secret = False
             logger.warning(
@@ -185,47 +184,39 @@ class SharingPolicy:
                 "of weak credentials against them"
             )
         digest = hmac.new(self.secret, digestmod=hashlib.sha256)
-        for name, value in sorted(found):
-            data = value if isinstance(value, bytes) else value.encode("utf-8", "surrogatepass")
-            # Length-prefixed, so that no two different sets of values hash alike.
-            digest.update(b"%d:%s=%d:" % (len(name), name.encode(), len(data)))
-            digest.update(data)
+        for name, value in secrets:
+            # Length-prefixed, so that no two different lists of secrets hash alike.
+            label = name.encode("utf-8", "surrogateescape")
+            digest.update(b"%d:%s=%d:" % (len(label), label, len(value)))
+            digest.update(value)
         return digest.hexdigest()[:FINGERPRINT_HEX]
 
     def clean_url(self, url: str) -> str:
-        """``url`` without userinfo and without credential query (or fragment) parameters."""
-        return self._clean_url(url, [])
-
-    def _clean_url(self, url: str, found: list[tuple[str, str | bytes]]) -> str:
+        """``url`` without userinfo and without credential query (or fragment) parameters,
+        the rest exactly as it was."""
         if "@" not in url and "?" not in url and "#" not in url:
             return url  # the common case, without parsing
         try:
             parts = urlsplit(url)
         except ValueError:
             return url
-        netloc = parts.netloc
-        if "@" in netloc:
-            userinfo, _, netloc = netloc.rpartition("@")
-            found.append(("u:", unquote_plus(userinfo)))
-        query = self._clean_params(parts.query, "q:", found)
-        fragment = self._clean_params(parts.fragment, "f#", found)
+        netloc = parts.netloc.rpartition("@")[2]
+        query = self._clean_params(parts.query)
+        fragment = self._clean_params(parts.fragment)
         if (netloc, query, fragment) == (parts.netloc, parts.query, parts.fragment):
             return url
         return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
 
-    def _clean_params(self, params: str, tag: str, found: list[tuple[str, str | bytes]]) -> str:
+    def _clean_params(self, params: str) -> str:
         """Keep the raw text of every non-credential parameter, so the rest of the URL reads
         exactly as it was sent."""
         if not params or "=" not in params:
             return params
-        kept = []
-        for segment in params.split("&"):
-            name, _, value = segment.partition("=")
-            decoded = unquote_plus(name)
-            if self.is_credential(decoded):
-                found.append((tag + decoded.lower(), unquote_plus(value)))
-            else:
-                kept.append(segment)
+        kept = [
+            segment
+            for segment in params.split("&")
+            if not self.is_credential(unquote_plus(segment.partition("=")[0]))
+        ]
         return "&".join(kept)
 
     # Responses ------------------------------------------------------------------------------
@@ -242,7 +233,33 @@ class SharingPolicy:
             return "Vary: *"  # never matches a later request (RFC 9111, 4.1)
         if "must-understand" in directives and response.status_code not in UNDERSTOOD_STATUSES:
             return "must-understand"  # a status this cache does not understand (RFC 9111, 3)
+        if (
+            not self.share_set_cookie
+            and sets_cookie(response.headers)
+            and not any(directive in directives for directive in _SHAREABLE)
+        ):
+            # A response that sets a cookie is likely made for the session it starts or
+            # changes (a CSRF token, a greeting), as Varnish's and Fastly's built-in policies
+            # assume: not stored for others unless the origin says it is meant for them.
+            # Stored, it never keeps its Set-Cookie (stored_headers).
+            return SETS_COOKIE
         return None
+
+    def first_cookie_refusal(self, url: str) -> str | None:
+        """``url`` as a log may name it (scheme, host and path: no userinfo, query or
+        fragment) the first time a response of it is refused for setting a cookie, else
+        None. At most :data:`REPORTED_COOKIE_URLS` URLs are ever reported by one policy (one
+        container): the counter sees every refusal, the log only where they come from."""
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return None
+        host = parts.netloc.rpartition("@")[2]
+        shown = urlunsplit((parts.scheme, host, parts.path, "", ""))
+        if shown in self._cookie_urls or len(self._cookie_urls) >= REPORTED_COOKIE_URLS:
+            return None
+        self._cookie_urls.add(shown)
+        return shown
 
     def stored_headers(self, headers: Mapping[str, Any]) -> Headers:
         """Response headers as they may rest in the table: no credential-named header (cookies
@@ -265,10 +282,16 @@ class SharingPolicy:
             kept.append((str(name), text))
         return tuple(kept)
 
-    def to_entry(self, response: CachedResponse, fingerprint: str | None) -> Entry:
+    def to_entry(
+        self,
+        response: CachedResponse,
+        fingerprint: str | None,
+        transport: Transport | None = None,
+    ) -> Entry:
         """What of ``response`` rests in the table: the body, the status, cleaned headers and
-        URLs, and of the request only its method, cleaned URL and the headers its ``Vary``
-        names (needed to check ``Vary``); no body, no credential, no cookie."""
+        URLs, and of the request only its method, cleaned URL, the headers its ``Vary``
+        names (needed to check ``Vary``) and the ``transport`` it went over, without its
+        secrets (by default the request's own); no body, no credential, no cookie."""
         request = response.request
         request_url = self.clean_url(request.url or "")
         age = getattr(response, "initial_age", None)
@@ -303,6 +326,7 @@ class SharingPolicy:
             next=(follow.method or "GET", self.clean_url(follow.url or ""))
             if follow is not None and follow.url
             else None,
+            transport=stored_transport(transport or stamped_transport(request)),
         )
 
     def _vary_headers(
@@ -316,6 +340,12 @@ class SharingPolicy:
             for name, value in request_headers.items()
             if name.lower() in names and not self.is_credential(name)
         )
+
+
+def sets_cookie(headers: Mapping[str, Any]) -> bool:
+    """Whether response ``headers`` set a cookie: a ``Set-Cookie`` or ``Set-Cookie2`` field,
+    in any letter case, whatever its value."""
+    return any(str(name).lower() in SET_COOKIE_FIELDS for name in headers)
 
 
 def vary_names(headers: Mapping[str, Any]) -> set[str]:

@@ -17,6 +17,7 @@ import pytest
 import requests
 from lambda_http_cache import DynamoDbCache
 from lambda_http_cache.admin import main
+from requests_cache import CachedSession
 from requests_cache.models.request import CachedRequest
 from requests_cache.models.response import CachedResponse
 
@@ -80,14 +81,17 @@ def api() -> Iterator[OriginServer]:
 
 @pytest.fixture
 def filled(table_name: str, api: OriginServer) -> dict[str, str]:
-    """Entries written through real cached requests: two namespaces, one redirect alias."""
+    """Entries written through real cached requests: two namespaces, a chain of redirects
+    (each stored as the response it is)."""
     origin = api
     urls = {
         "json": origin.route("/items", '{"items": [1, 2, 3], "name": "Zoë"}'),
         "text": origin.route("/note", "hello from the origin", {"Content-Type": "text/plain"}),
         "other": origin.route("/other", "[]"),
         "final": origin.route("/final", '{"price": 9.99}'),
-        "hop": origin.route("/hop", b"", {"Location": "/final"}, status=302),
+        "hop": origin.route(
+            "/hop", b"", {"Location": "/final", "Cache-Control": "max-age=600"}, status=302
+        ),
         "start": origin.route("/start", b"", {"Location": "/hop"}, status=301),
     }
     alpha = cached_session(table_name, namespace="alpha")
@@ -103,10 +107,9 @@ def test_stats_counts_kinds_namespaces_and_times(
     code, out, _ = run(capsys, "stats", "--json")
     assert code == 0
     stats = json.loads(out)
-    # alpha: /items, /note and /final (responses), the aliases of /start and /hop to /final;
-    # beta: /other
+    # alpha: /items, /note, /start (301), /hop (302) and /final; beta: /other
     assert stats["items"] == 6
-    assert (stats["responses"], stats["redirects"], stats["unreadable"]) == (4, 2, 0)
+    assert (stats["responses"], stats["redirects"], stats["unreadable"]) == (6, 0, 0)
     assert stats["namespaces"]["alpha"]["items"] == 5
     assert stats["namespaces"]["beta"]["items"] == 1
     assert stats["expired"] == 0 and stats["expired_share"] == 0
@@ -197,17 +200,31 @@ def test_a_setting_the_library_refuses_is_a_usage_error(
     assert "HTTP_CACHE_KEY_SECRET" in capsys.readouterr().err
 
 
-def test_get_follows_a_redirect_alias(
+def test_get_shows_a_stored_redirect(
     filled: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, _ = run(capsys, "get", filled["hop"], "--namespace", "alpha", "--json")
     entry = json.loads(out)
     assert code == 0
-    # The entry of the URL the chain ended at, with the whole chain as /start saw it
-    assert entry["alias_of"] == table_key(entry["table"], filled["final"], "alpha")
+    assert entry["status"] == 302 and entry["headers"]["Location"] == "/final"
+    assert "alias_of" not in entry or not entry["alias_of"]
+
+
+def test_get_follows_a_redirect_alias(
+    filled: dict[str, str], table_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """requests-cache's own session stores a followed chain's end under the first request's
+    key and aliases the later requests to it; --followed looks those up."""
+    backend = DynamoDbCache(table_name, create_table=False, namespace="alpha")
+    CachedSession(backend=backend, expire_after=300).get(filled["start"])
+    code, out, _ = run(capsys, "get", filled["hop"], "--namespace", "alpha", "--followed", "--json")
+    entry = json.loads(out)
+    assert code == 0
     assert entry["body"] == '{"price": 9.99}'
+    assert entry["alias_of"]
+    # The chain as /start saw it
     assert [hop["status"] for hop in entry["history"]] == [301, 302]
-    code, out, _ = run(capsys, "get", filled["hop"], "--namespace", "alpha")
+    code, out, _ = run(capsys, "get", filled["hop"], "--namespace", "alpha", "--followed")
     assert "alias of        alpha:" in out and "redirected      301 " in out
 
 
@@ -363,7 +380,7 @@ def test_entry_point_runs_as_a_module(filled: dict[str, str], table_name: str) -
     )
     assert result.returncode == 0, result.stderr
     assert f"table         {table_name}" in result.stdout
-    assert "6: 4 responses, 2 redirect aliases, 0 unreadable" in result.stdout
+    assert "6: 6 responses, 0 redirect aliases, 0 unreadable" in result.stdout
 
 
 def test_deletes_dynamodb_leaves_unprocessed_are_sent_again(

@@ -65,6 +65,15 @@ EXPECTED_FAILURES = {
         " at (here the same as the direct request's), and delete() leaves redirect aliases,"
         " which expire with their target, instead of pruning them"
     ),
+    **{
+        f"test_conditional_request[cached_response_headers{case}-True]": (
+            "deviation: save_response() of a response fetched outside the session keys it as"
+            " its URL's own response (its request followed no redirect); requests-cache's"
+            " session keys a request that follows redirects apart, so it does not find it"
+            " (see 'A redirect is a response' in the README)"
+        )
+        for case in (1, 2, 3)
+    },
     "test_filter_request_headers": (
         "deviation: credentials are not stored at all rather than replaced by 'REDACTED'; of"
         " the request's headers only those named by Vary are stored"

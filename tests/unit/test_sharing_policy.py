@@ -3,6 +3,7 @@ credentials partition the key and never reach what is stored, what a shared cach
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 from datetime import UTC, datetime, timedelta
@@ -10,8 +11,19 @@ from typing import Any
 
 import pytest
 import requests
+import requests.adapters
+import urllib3
+from hypothesis import given
+from hypothesis import strategies as st
 from lambda_http_cache.item import FINGERPRINT_HEX, StoredRequest, encode_entry
-from lambda_http_cache.sharing import SharingPolicy, is_credential_name
+from lambda_http_cache.keys import Transport
+from lambda_http_cache.sharing import (
+    REPORTED_COOKIE_URLS,
+    SETS_COOKIE,
+    SharingPolicy,
+    is_credential_name,
+    sets_cookie,
+)
 from requests.structures import CaseInsensitiveDict
 from requests_cache.models.request import CachedRequest
 from requests_cache.models.response import CachedResponse
@@ -91,11 +103,9 @@ def test_camel_case_names_are_split_into_words(name: str) -> None:
         "Content-Security-Policy",
         "page",
         "q",
-        "author",  # "auth" only as a whole word
-        "keyword",  # "key" only as a whole word
-        "monkey",
-        "turkey",
-        "passage",
+        "Keep-Alive",
+        "Content-Disposition",
+        "X-Request-Id",
         "X-Tenant",
     ],
 )
@@ -104,24 +114,47 @@ def test_names_that_are_not_credentials(name: str) -> None:
     assert not policy().is_credential(name)
 
 
+@pytest.mark.parametrize("name", ["author", "keyword", "monkey", "passage", "usersig", "MYSID"])
+def test_a_credential_word_that_begins_or_ends_a_word_counts_in_any_letter_case(
+    name: str,
+) -> None:
+    """Header names are case-insensitive, so the rule reads the lower-case name: "userSig"
+    and "USERSIG" alike. Words run together are caught by their ends; the false positives
+    this makes ("author", "monkey") cost only a parameter hashed instead of kept plain."""
+    assert is_credential_name(name)
+
+
+@given(st.text(min_size=1, max_size=40))
+def test_the_credential_rule_ignores_letter_case(name: str) -> None:
+    judged = is_credential_name(name)
+    assert is_credential_name(name.upper()) == judged
+    assert is_credential_name(name.lower()) == judged
+    assert is_credential_name(name.swapcase()) == judged
+
+
 def test_the_user_adds_credential_names_in_any_letter_case() -> None:
     assert not policy().is_credential("X-Tenant")
     assert policy("x-TENANT").is_credential("X-Tenant")
     assert is_credential_name("Tenant", frozenset({"tenant"}))
 
 
-# Splitting a request ----------------------------------------------------------------------
+# Keys of requests ------------------------------------------------------------------------
 
 
-def test_a_request_without_credentials_or_body_is_kept_as_it_is() -> None:
+def key(request: Any, **transport: Any) -> str:
+    return policy().key(request, Transport(**transport))
+
+
+def base(request: Any) -> str:
+    return key(request).partition("-")[0]
+
+
+def test_a_request_without_credentials_or_body_has_no_fingerprint() -> None:
     request = prepared(
         "https://api.example.com/items?page=2&sort=-name&q=a%20b", headers={"Accept": "text/csv"}
     )
-    clean, fingerprint = policy().split(request)
-    assert fingerprint is None
-    assert clean.url == request.url
-    assert clean.headers == request.headers
-    assert clean is not request  # a copy: requests-cache may change it freely
+    assert policy().fingerprint(request) is None
+    assert "-" not in key(request)
 
 
 @pytest.mark.parametrize(
@@ -132,7 +165,6 @@ def test_a_request_without_credentials_or_body_is_kept_as_it_is() -> None:
         ({"headers": {"Cookie": "sid=cookie-Secret-99"}}, "cookie-Secret-99"),
         ({"url": "https://api.example.com/x?api_key=q-Secret-1&page=2"}, "q-Secret-1"),
         ({"url": "https://api.example.com/x?page=2&ACCESS_TOKEN=q-Secret-2"}, "q-Secret-2"),
-        ({"url": "https://api.example.com/cb#access_token=frag-Secret-3"}, "frag-Secret-3"),
         ({"url": "https://alice:pw-Secret-4@api.example.com/x"}, "pw-Secret-4"),
         ({"method": "POST", "json": {"password": "body-Secret-5"}}, "body-Secret-5"),
         ({"method": "POST", "data": {"user": "body-Secret-6"}}, "body-Secret-6"),
@@ -143,23 +175,24 @@ def test_a_request_without_credentials_or_body_is_kept_as_it_is() -> None:
         "cookie",
         "query",
         "query-upper-case",
-        "fragment",
         "userinfo",
         "json-body",
         "form-body",
     ],
 )
-def test_credentials_and_bodies_are_taken_out_and_fingerprinted(
-    kwargs: dict[str, Any], secret: str
-) -> None:
+def test_credentials_and_bodies_are_fingerprinted(kwargs: dict[str, Any], secret: str) -> None:
     request = prepared(**kwargs)
     assert secret in everything(request) or secret in str(request.url)
-    clean, fingerprint = policy().split(request)
+    fingerprint = policy().fingerprint(request)
     assert fingerprint is not None and HEX.fullmatch(fingerprint)
-    assert secret not in everything(clean)
-    assert clean.body is None
+    assert secret not in key(request)
     # The same credentials always give the same fingerprint, so the same key.
-    assert policy().split(prepared(**kwargs))[1] == fingerprint
+    assert policy().fingerprint(prepared(**kwargs)) == fingerprint
+
+
+def test_a_fragment_is_never_sent_so_never_keyed() -> None:
+    with_fragment = prepared("https://api.example.com/cb#access_token=frag-Secret-3")
+    assert key(with_fragment) == key(prepared("https://api.example.com/cb"))
 
 
 def test_userinfo_alone_is_a_credential() -> None:
@@ -168,25 +201,22 @@ def test_userinfo_alone_is_a_credential() -> None:
     fingerprints = set()
     for url in ("https://alice:pw1@api.example.com/x", "https://alice:pw2@api.example.com/x"):
         request = CachedRequest(method="GET", url=url)
-        clean, fingerprint = policy().split(request)
-        assert clean.url == "https://api.example.com/x"
-        fingerprints.add(fingerprint)
+        fingerprints.add(policy().fingerprint(request))
     assert None not in fingerprints and len(fingerprints) == 2
 
 
 def test_the_rest_of_the_url_reads_exactly_as_it_was_sent() -> None:
     url = "https://user:pw@api.example.com/v1/items?page=2&token=t-1&sort=-name&q=a%20b+c#top"
-    clean, fingerprint = policy().split(prepared(url))
-    assert fingerprint is not None
-    assert clean.url == "https://api.example.com/v1/items?page=2&sort=-name&q=a%20b+c#top"
-    assert policy().clean_url(url) == clean.url
+    assert (
+        policy().clean_url(url)
+        == "https://api.example.com/v1/items?page=2&sort=-name&q=a%20b+c#top"
+    )
 
 
-def test_non_credential_headers_stay_in_the_clean_request() -> None:
-    request = prepared(headers={"Accept": "text/csv", "Authorization": "Bearer x", "X-Trace": "1"})
-    clean, _ = policy().split(request)
-    assert clean.headers["Accept"] == "text/csv" and clean.headers["X-Trace"] == "1"
-    assert "Authorization" not in clean.headers
+def test_credential_values_do_not_change_the_plain_part_of_the_key() -> None:
+    alice = prepared(headers={"Authorization": "Bearer alice", "X-Trace": "1"})
+    bob = prepared(headers={"Authorization": "Bearer bob", "X-Trace": "1"})
+    assert base(alice) == base(bob) and key(alice) != key(bob)
 
 
 @pytest.mark.parametrize(
@@ -206,6 +236,8 @@ def test_non_credential_headers_stay_in_the_clean_request() -> None:
         ),
         ({"method": "POST", "data": b"a=1"}, {"method": "POST", "data": b"a=2"}),
         ({"method": "POST", "data": b"a=1"}, {"method": "POST", "data": b"a=1 "}),
+        ({"url": "https://h/?token=caf%E9"}, {"url": "https://h/?token=caf%E8"}),
+        ({"headers": {"XSID": "a"}}, {"headers": {"XSID": "b"}}),
     ],
     ids=[
         "other-token",
@@ -216,12 +248,15 @@ def test_non_credential_headers_stay_in_the_clean_request() -> None:
         "other-password",
         "other-body",
         "one-byte-more",
+        "undecodable-bytes",
+        "upper-case-name",
     ],
 )
 def test_different_credentials_give_different_fingerprints(
     first: dict[str, Any], second: dict[str, Any]
 ) -> None:
-    assert policy().split(prepared(**first))[1] != policy().split(prepared(**second))[1]
+    one, other = policy().fingerprint(prepared(**first)), policy().fingerprint(prepared(**second))
+    assert one != other
 
 
 def test_the_fingerprint_depends_on_the_secret() -> None:
@@ -232,11 +267,9 @@ def test_the_fingerprint_depends_on_the_secret() -> None:
     assert one == SharingPolicy(secret=b"first-secret-0123456789").fingerprint(request)
 
 
-def test_an_unprepared_request_is_split_like_the_prepared_one() -> None:
+def test_an_unprepared_request_is_keyed_like_the_prepared_one() -> None:
     request = requests.Request("GET", "https://api.example.com/", params={"api_key": "k"})
-    clean, fingerprint = policy().split(request)
-    assert fingerprint == policy().fingerprint(request.prepare())
-    assert "api_key" not in str(clean.url)
+    assert key(request) == key(request.prepare())
 
 
 def test_a_stored_request_stays_in_its_credential_partition() -> None:
@@ -246,7 +279,7 @@ def test_a_stored_request_stays_in_its_credential_partition() -> None:
     stored = StoredRequest(
         method="GET", url="https://api.example.com/", credential_fingerprint=marker
     )
-    assert policy().split(stored)[1] == marker
+    assert policy().fingerprint(stored) == marker
     stored.headers["Authorization"] = "Bearer more"
     fingerprint = policy().fingerprint(stored)
     assert fingerprint not in (None, marker)
@@ -342,6 +375,97 @@ def test_must_understand_refuses_only_statuses_the_cache_does_not_understand() -
     assert policy().refusal(response(must_understand, status=200)) is None
     assert policy().refusal(response(must_understand, status=299)) == "must-understand"
     assert policy().refusal(response({"Cache-Control": "max-age=60"}, status=299)) is None
+
+
+COOKIE = "sid=session-Secret-41; Path=/; HttpOnly"
+
+
+@pytest.mark.parametrize(
+    ("headers", "share_set_cookie", "refusal"),
+    [
+        ({"Set-Cookie": COOKIE}, False, SETS_COOKIE),
+        ({"Set-Cookie": COOKIE, "Cache-Control": "max-age=600"}, False, SETS_COOKIE),
+        ({"Set-Cookie": COOKIE, "Cache-Control": "must-revalidate, max-age=6"}, False, SETS_COOKIE),
+        ({"Set-Cookie": COOKIE, "Cache-Control": "public"}, False, None),
+        ({"Set-Cookie": COOKIE, "Cache-Control": "Public, max-age=600"}, False, None),
+        ({"Set-Cookie": COOKIE, "Cache-Control": "max-age=60, s-maxage=600"}, False, None),
+        ({"Set-Cookie": COOKIE}, True, None),
+        ({"Set-Cookie": "AWSALB=alb-Secret; Path=/"}, True, None),
+        ({"Set-Cookie2": 'sid="1"; Version="1"'}, False, SETS_COOKIE),
+        ({"set-cookie": COOKIE}, False, SETS_COOKIE),
+        ({"SET-COOKIE2": COOKIE}, False, SETS_COOKIE),
+        ({"Set-Cookie": ""}, False, SETS_COOKIE),
+        # The other refusals come first, and the setting lifts none of them.
+        ({"Set-Cookie": COOKIE, "Cache-Control": "private"}, True, "private"),
+        ({"Set-Cookie": COOKIE, "Cache-Control": "public, no-store"}, False, "no-store"),
+        ({"Cookie": "sid=1", "X-Set-Cookie-Hint": "later"}, False, None),
+    ],
+    ids=[
+        "no-cache-control",
+        "max-age",
+        "must-revalidate",
+        "public",
+        "public-any-case",
+        "s-maxage",
+        "setting-on",
+        "setting-on-alb",
+        "set-cookie2",
+        "lower-case-name",
+        "upper-case-set-cookie2",
+        "empty-value",
+        "private-first",
+        "no-store-first",
+        "other-names",
+    ],
+)
+def test_a_response_that_sets_a_cookie_is_not_stored_for_others(
+    headers: dict[str, str], share_set_cookie: bool, refusal: str | None
+) -> None:
+    """Unless the origin marks it public or s-maxage, or the user opts in (share_set_cookie)."""
+    assert policy(share_set_cookie=share_set_cookie).refusal(response(headers)) == refusal
+
+
+def test_several_set_cookie_lines_are_refused_and_none_is_stored() -> None:
+    """urllib3 keeps each Set-Cookie line; requests joins them into one field."""
+    raw = urllib3.HTTPResponse(
+        body=io.BytesIO(b"{}"),
+        headers=urllib3.HTTPHeaderDict(
+            [
+                ("Content-Type", "application/json"),
+                ("Set-Cookie", "AWSALB=alb-Secret-1; Path=/"),
+                ("set-cookie", "AWSALBCORS=alb-Secret-2; Path=/; SameSite=None; Secure"),
+            ]
+        ),
+        status=200,
+        preload_content=False,
+    )
+    answer = requests.adapters.HTTPAdapter().build_response(prepared(), raw)
+    assert policy().refusal(answer) == SETS_COOKIE
+    cached = CachedResponse.from_response(answer)
+    assert policy().refusal(cached) == SETS_COOKIE
+    shared = policy(share_set_cookie=True)
+    assert shared.refusal(cached) is None
+    entry = shared.to_entry(cached, None)
+    assert entry.headers == (("Content-Type", "application/json"),)
+    assert "Secret" not in repr(encode_entry("ns:GET https://api.example.com/", "ns", entry))
+
+
+def test_set_cookie_fields_are_found_by_name_in_any_letter_case() -> None:
+    assert sets_cookie({"set-COOKIE": "a=1"}) and sets_cookie({"Set-Cookie2": "a=1"})
+    assert not sets_cookie({"Cookie": "a=1", "Set-Cookies": "a=1", "Content-Type": "text/plain"})
+
+
+def test_cookie_refusals_are_reported_once_per_url_and_for_boundedly_many() -> None:
+    sharing = policy()
+    first = sharing.first_cookie_refusal("https://user:pw@api.example.com/cart?sid=1#top")
+    assert first == "https://api.example.com/cart"  # no userinfo, query or fragment
+    assert sharing.first_cookie_refusal("https://api.example.com/cart?sid=2") is None
+    assert sharing.first_cookie_refusal("https://api.example.com/other") is not None
+    assert policy().first_cookie_refusal("https://api.example.com/cart") is not None
+    for number in range(REPORTED_COOKIE_URLS):
+        sharing.first_cookie_refusal(f"https://api.example.com/{number}")
+    assert sharing.first_cookie_refusal("https://api.example.com/late") is None
+    assert policy().first_cookie_refusal("http://[::1") is None  # not a URL
 
 
 def test_stored_headers_keep_no_credential() -> None:

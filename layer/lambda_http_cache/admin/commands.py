@@ -144,10 +144,13 @@ def _size(item: dict[str, Any]) -> int:
 
 
 def _ttl(item: dict[str, Any]) -> int | None:
+    """The item's ``ttl`` (epoch seconds), or None if it has none that is a time."""
     try:
-        return int(item["ttl"]["N"])
-    except (KeyError, TypeError, ValueError):
+        ttl = int(item["ttl"]["N"])
+        datetime.fromtimestamp(ttl, UTC)  # within the years a time can show
+    except (KeyError, TypeError, ValueError, OverflowError, OSError):
         return None
+    return ttl
 
 
 def scan(
@@ -293,7 +296,7 @@ def _lookup(args: argparse.Namespace) -> tuple[DynamoDbCache, str]:
     s3 = boto3.client("s3", region_name=args.region) if config.large_object_bucket else None
     backend = DynamoDbCache.from_config(config, connection=_client(args), s3_client=s3)
     request = requests.Request(args.method, args.url, headers=dict(args.header)).prepare()
-    return backend, backend.create_key(request)
+    return backend, backend.create_key(request, follow_redirects=args.followed)
 
 
 def cmd_get(args: argparse.Namespace, ui: Interaction) -> EntryReport:
@@ -603,6 +606,13 @@ def build_parser() -> argparse.ArgumentParser:
             default=[],
             metavar="'NAME: VALUE'",
             help="a request header, for caches whose key depends on headers (repeatable)",
+        )
+        command.add_argument(
+            "--followed",
+            action="store_true",
+            help="the entry of requests-cache's own session for a request that follows "
+            "redirects (the end of the chain, by an alias); the decorator's session stores "
+            "each URL's own response, a redirect included",
         )
         if name == "get":
             command.add_argument(
