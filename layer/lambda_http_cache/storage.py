@@ -62,6 +62,8 @@ logger = logging.getLogger(__name__)
 
 # How far ahead of this container's clock another's may be; a stored time beyond is bogus.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+# The longest lease a container takes (coordination.py's bound, with room to spare).
+MAX_LEASE = timedelta(minutes=1)
 
 
 class _NamespacedStorage:
@@ -395,12 +397,13 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
                 item,
                 condition=(
                     "attribute_not_exists(#k) OR attribute_not_exists(#c) "
-                    "OR #c <= :c OR #c > :implausible"
+                    "OR NOT attribute_type(#c, :text) OR #c <= :c OR #c > :implausible"
                 ),
                 ExpressionAttributeNames={"#k": "key", "#c": "created"},
                 ExpressionAttributeValues={
                     ":c": item["created"],
                     ":implausible": {"S": implausible},
+                    ":text": {"S": "S"},
                 },
             )
         except ClientError as error:
@@ -436,11 +439,20 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
             lambda: (
                 self.table.put_replacing(
                     lease,
-                    # A container may take its own lease again (its refresh is done).
-                    condition="attribute_not_exists(#k) OR #until < :now OR #holder = :me",
+                    # A container may take its own lease again (its refresh is done). A lease
+                    # whose end is not a number, or later than any lease runs, is bogus (a
+                    # corrupt or hostile item): it cannot hold the key.
+                    condition=(
+                        "attribute_not_exists(#k) OR NOT attribute_type(#until, :number) "
+                        "OR #until < :now OR #until > :implausible OR #holder = :me"
+                    ),
                     ExpressionAttributeNames={"#k": "key", "#until": "until", "#holder": "holder"},
                     ExpressionAttributeValues={
                         ":now": {"N": str(round(now.timestamp(), 3))},
+                        ":implausible": {
+                            "N": str(round((now + MAX_CLOCK_SKEW + MAX_LEASE).timestamp(), 3))
+                        },
+                        ":number": {"S": "N"},
                         ":me": {"S": self._holder},
                     },
                 ),

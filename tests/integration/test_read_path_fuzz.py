@@ -22,8 +22,9 @@ from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 from lambda_http_cache import DynamoDbCache, coordination
 from lambda_http_cache.admin import main as admin
-from lambda_http_cache.item import ItemError, decode_entry, iso_time
+from lambda_http_cache.item import LEASE_SUFFIX, ItemError, decode_entry, iso_time
 from lambda_http_cache.session import _newer
+from requests import Request
 from requests_cache import CachedSession
 from requests_cache.models.response import CachedResponse
 
@@ -86,7 +87,8 @@ class World:
         found = {self.name(item): item for item in stored}
         stale = found["response /stale"]["key"]["S"].removeprefix(prefix)
         other = self.session()  # another container holds the stale key's lease
-        assert other.cache.responses.acquire_lease(stale, 3600) is True
+        # As long as a lease may plausibly run (storage.MAX_LEASE): longer would be bogus.
+        assert other.cache.responses.acquire_lease(stale, 60) is True
         lease = {"key": {"S": prefix + stale + "~lease"}}
         found["lease"] = ddb.get_item(TableName=table, Key=lease, ConsistentRead=True)["Item"]
         self.items = {name: found[name] for name in KINDS}
@@ -322,3 +324,60 @@ def test_whatever_the_lease_wait_meets_the_request_gets_the_origin_answer(
     response = session.get(world.url("/stale"))
     assert (response.status_code, response.content) == ANSWERS["/stale"]
     assert session.cache.stats["leases_lost"] == 1
+
+
+# A corrupt item cannot block its key ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "created",
+    [{"N": "1"}, {"B": b"x"}, {"BOOL": True}, {"S": "9999-12-31T23:59:59+00:00"}],
+    ids=["number", "bytes", "boolean", "far-future"],
+)
+def test_a_response_item_with_a_bogus_created_is_overwritten(
+    table_name: str, origin: OriginServer, ddb: Any, created: dict[str, Any]
+) -> None:
+    """The write condition (no newer response) treats a `created` that is not a time, or
+    one later than any clock could say, as no time at all: the next response replaces it."""
+    origin.route("/blocked", b"fresh", CACHEABLE)
+    url = origin.url("/blocked")
+    session = cached_session(table_name, memory_cache_bytes=0)
+    session.get(url)
+    (item,) = scan_all(ddb, table_name)
+    ddb.put_item(TableName=table_name, Item={**item, "created": created})
+    assert not cached_session(table_name).get(url).from_cache  # unreadable: a miss
+    assert cached_session(table_name).get(url).from_cache  # ...and replaced
+
+
+@pytest.mark.parametrize(
+    "until",
+    [{"S": "later"}, {"N": "99999999999"}, {"B": b"\x00"}],
+    ids=["text", "far-future", "bytes"],
+)
+def test_a_lease_item_with_a_bogus_end_does_not_hold_its_key(
+    table_name: str, origin: OriginServer, ddb: Any, until: dict[str, Any]
+) -> None:
+    origin.route(
+        "/leased", b"stale soon", {"Content-Type": "text/plain", "Cache-Control": "max-age=1"}
+    )
+    url = origin.url("/leased")
+    writer = cached_session(table_name, memory_cache_bytes=0)
+    writer.get(url)
+    key = writer.cache.create_key(writer.prepare_request(Request("GET", url)))
+    table_key = writer.cache.responses.table_key(key)
+    ddb.put_item(
+        TableName=table_name,
+        Item={
+            "key": {"S": table_key + LEASE_SUFFIX},
+            "v": {"N": "1"},
+            "kind": {"S": "lease"},
+            "namespace": {"S": "default"},
+            "holder": {"S": "someone-else"},
+            "since": {"N": str(datetime.now(UTC).timestamp())},
+            "until": until,
+        },
+    )
+    stale = cached_session(table_name, memory_cache_bytes=0)
+    response = stale.cache.responses.lookup(key)
+    assert response is not None
+    assert stale.cache.acquire_lease(key, 2.0, response.created) is True
