@@ -435,7 +435,8 @@ class CachedHttpSession(CachedSession, OriginSession):
             outer = getattr(self._private, "cookies", None)
             self._private.cookies = self._private_jar()
             try:
-                self._send_and_cache(again, actions, cached_response, **kwargs)
+                # Nobody reads the answer: closed, so a streamed one frees its connection.
+                self._send_and_cache(again, actions, cached_response, **kwargs).close()
             finally:
                 self._private.cookies = outer
             self.stats.add("refreshes")
