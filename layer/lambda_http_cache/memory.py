@@ -11,13 +11,11 @@ header, history hop and request field included, computed once when put.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from .bounded import footprint
+from .bounded import BoundedMemo
 from .config import DEFAULT_MEMORY_MAX_AGE
 from .item import Alias, Entry
 
@@ -26,70 +24,45 @@ Cached = Entry | Alias
 
 class _Held(NamedTuple):
     value: Cached
-    size: int  # footprint of the key and the value
     stored: float  # time.monotonic() when put
 
 
 class MemoryTier:
     """``max_age``: seconds an entry is served from memory before the table is read again, so
-    that what other containers change (an invalidation, a newer response) is seen within it."""
+    that what other containers change (an invalidation, a newer response) is seen within it.
+    A :class:`~.bounded.BoundedMemo`: so one entry may take at most a quarter of the tier, and
+    one big body cannot flush it."""
 
     def __init__(self, max_bytes: int, max_age: float = DEFAULT_MEMORY_MAX_AGE) -> None:
         self.max_bytes = max_bytes
         self.max_age = max_age
-        # One entry may take at most a quarter of the tier, so one big body cannot flush it.
-        self.max_entry_bytes = max_bytes // 4
-        self._entries: OrderedDict[str, _Held] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
+        self._held: BoundedMemo[str, _Held] = BoundedMemo(max_bytes)
 
     @property
     def size(self) -> int:
         """Bytes held, by :func:`~.bounded.footprint`."""
-        with self._lock:
-            return self._bytes
+        return self._held.size
 
     def __len__(self) -> int:
-        with self._lock:
-            return len(self._entries)
+        return len(self._held)
 
     def get(self, key: str) -> Cached | None:
-        with self._lock:
-            held = self._entries.get(key)
-            if held is None:
-                return None
-            entry = held.value
-            if (entry.expires is not None and entry.expires <= datetime.now(UTC)) or (
-                time.monotonic() - held.stored > self.max_age
-            ):
-                self._remove(key)
-                return None
-            self._entries.move_to_end(key)
-            return entry
+        held = self._held.get(key)
+        if held is None:
+            return None
+        entry = held.value
+        if (entry.expires is not None and entry.expires <= datetime.now(UTC)) or (
+            time.monotonic() - held.stored > self.max_age
+        ):
+            self._held.pop(key)
+            return None
+        return entry
 
     def put(self, key: str, entry: Cached) -> None:
-        size = footprint(key) + footprint(entry)
-        if size > self.max_entry_bytes:
-            self.discard(key)
-            return
-        with self._lock:
-            if key in self._entries:
-                self._remove(key)
-            self._entries[key] = _Held(entry, size, time.monotonic())
-            self._bytes += size
-            while self._bytes > self.max_bytes:
-                oldest = next(iter(self._entries))
-                self._remove(oldest)
+        self._held.put(key, _Held(entry, time.monotonic()))
 
     def discard(self, key: str) -> None:
-        with self._lock:
-            if key in self._entries:
-                self._remove(key)
+        self._held.pop(key)
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._bytes = 0
-
-    def _remove(self, key: str) -> None:
-        self._bytes -= self._entries.pop(key).size
+        self._held.clear()

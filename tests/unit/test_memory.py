@@ -8,7 +8,7 @@ import pytest
 from lambda_http_cache import memory
 from lambda_http_cache.bounded import footprint
 from lambda_http_cache.item import Alias, Entry, Hop
-from lambda_http_cache.memory import MemoryTier
+from lambda_http_cache.memory import MemoryTier, _Held
 
 
 def _entry(size: int, expires: datetime | None = None) -> Entry:
@@ -29,8 +29,9 @@ def _entry(size: int, expires: datetime | None = None) -> Entry:
 
 
 def held(key: str, entry: Entry | Alias) -> int:
-    """What the tier counts for ``entry`` under ``key``: both by the one rule."""
-    return footprint(key) + footprint(entry)
+    """What the tier counts for ``entry`` under ``key``: both, as it holds them (with the
+    time they were put), by the one rule."""
+    return footprint(key) + footprint(_Held(entry, 0.0))
 
 
 def test_memory_tier_evicts_least_recently_used_within_its_bound() -> None:
