@@ -43,6 +43,14 @@ def container(table_name: str, **settings: Any) -> Any:
     return cached_session(table_name, **settings)
 
 
+def of_kind(kind: str, table_name: str, expire_after: int) -> Any:
+    """A new container's session: the decorator's, or requests-cache's own on the backend."""
+    if kind == "decorator":
+        return container(table_name, expire_after=expire_after)
+    backend = DynamoDbCache(table_name, create_table=False, config=PATIENT)
+    return CachedSession(backend=backend, expire_after=expire_after, cache_control=True)
+
+
 # The transport is part of the key -----------------------------------------------------------
 
 
@@ -231,10 +239,7 @@ def test_a_redirect_for_one_tenant_is_never_served_to_another(
         origin.route(f"/files/{tenant}", json.dumps({"file": tenant}), FRESH)
 
     def new_session() -> Any:
-        if session_kind == "decorator":
-            return container(table_name)
-        backend = DynamoDbCache(table_name, create_table=False, config=PATIENT)
-        return CachedSession(backend=backend, expire_after=300, cache_control=True)
+        return of_kind(session_kind, table_name, expire_after=300)
 
     url = origin.url("/files/latest")
     assert new_session().get(url, headers={"X-Tenant": "alice"}).json() == {"file": "alice"}
@@ -254,10 +259,7 @@ def test_a_temporary_redirect_without_freshness_is_asked_again(
     origin.route("/latest", b"", {"Location": "/v1"}, status=302)
 
     def new_session() -> Any:
-        if session_kind == "decorator":
-            return container(table_name)
-        backend = DynamoDbCache(table_name, create_table=False, config=PATIENT)
-        return CachedSession(backend=backend, expire_after=31536000, cache_control=True)
+        return of_kind(session_kind, table_name, expire_after=31536000)
 
     url = origin.url("/latest")
     assert new_session().get(url).json() == {"release": "v1"}
