@@ -295,7 +295,11 @@ class CachedHttpSession(CachedSession, OriginSession):
             # through requests' own rules (_follow_stored), hop by hop, each hop a response.
             transport = transport_of(str(request.url or ""), kwargs, self)
             stamp(request, transport._replace(follow_redirects=False))
-            reason = unkeyed_reason(kwargs) or self._adapter_reason(str(request.url or ""))
+            reason = (
+                unkeyed_reason(kwargs)
+                or self._adapter_reason(str(request.url or ""))
+                or self._hooks_reason(request)
+            )
             if reason is None:
                 response = self._cached_send(request, **kwargs)
             else:
@@ -335,6 +339,29 @@ class CachedHttpSession(CachedSession, OriginSession):
         if type(adapter) is HTTPAdapter:
             return None
         return f"transport adapter {type(adapter).__name__}"
+
+    def _hooks_reason(self, request: PreparedRequest) -> str | None:
+        """Why the request's response hooks keep it from the cache, or None. requests runs
+        them on the origin's response before the cache stores it, so a hook given for one
+        request (or added by an auth handler, as Digest's is) could shape what another
+        caller is served; the session's own hooks, set at init, run alike for every caller."""
+        hooks = (request.hooks or {}).get("response") or ()
+        if not hooks:
+            return None
+        known = self._init_response_hooks()
+        if all(any(hook is own for own in known) for hook in hooks):
+            return None
+        return "response hooks of the request"
+
+    def _init_response_hooks(self) -> tuple[Any, ...]:
+        """The session's response hooks as init left them (as they are, outside the
+        decorator, which knows no invocations)."""
+        if self._baseline is not None:
+            for event, value, items in self._baseline["hooks"][1] or ():
+                if event == "response":
+                    return tuple(items if items is not None else value)
+            return ()
+        return tuple(self.hooks.get("response") or ())
 
     def _unkeyed(self, reason: str, request: PreparedRequest, **kwargs: Any) -> Any:
         """Send a request the key cannot account for around the cache, counted and logged

@@ -343,3 +343,40 @@ def test_keys_recreated_from_the_table_keep_the_transport(
     assert [i["key"] for i in scan_all(ddb, table_name)] == [item["key"]]
     assert not container(table_name).get(url).from_cache
     assert container(table_name).get(url, verify=False).json() == first.json()
+
+
+# Response hooks ----------------------------------------------------------------------------
+
+
+def test_a_hook_given_for_one_request_shapes_nothing_another_caller_is_served(
+    table_name: str, origin: OriginServer
+) -> None:
+    """requests runs a request's response hooks on the origin's answer before the cache
+    stores it: such a request goes around the cache."""
+
+    def greet_alice(response: Any, *args: Any, **kwargs: Any) -> Any:
+        response._content = b'{"greeting": "hello alice"}'
+        return response
+
+    url = origin.respond("/greeting", counted())
+    alice = container(table_name)
+    assert alice.get(url, hooks={"response": greet_alice}).json() == {"greeting": "hello alice"}
+    assert alice.stats["unkeyed"] == 1
+    bob = container(table_name).get(url)
+    assert not bob.from_cache and "greeting" not in bob.json()
+
+
+def test_hooks_the_session_had_at_init_run_for_every_caller_and_are_cached_around(
+    table_name: str, origin: OriginServer
+) -> None:
+    seen: list[int] = []
+
+    def count(response: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(response.status_code)
+        return response
+
+    url = origin.respond("/counted", counted())
+    session = container(table_name)
+    session.hooks["response"].append(count)
+    assert [session.get(url).from_cache for _ in range(2)] == [False, True]
+    assert session.stats["unkeyed"] == 0 and len(seen) >= 2
