@@ -109,6 +109,8 @@ def _decorate(handler: Handler, settings: dict[str, Any]) -> Handler:
             # Every invocation starts from the session as init left it: nothing of the
             # previous caller's (its cookies above all) goes with this one's requests.
             session.begin_invocation()
+            # Lambda's tenant isolation mode: each tenant its own entries (keys.py).
+            session.tenant_id = str(getattr(context, "tenant_id", None) or "")
             return handler(event, context, *args, **kwargs)
         finally:
             # Refreshes queued by this invocation run now, after its response.

@@ -14,8 +14,8 @@ A key has two parts, ``<base>-<fingerprint>``:
 - the fingerprint, a keyed hash (HMAC-SHA256, see :class:`~.sharing.SharingPolicy`) of what is
   secret, as raw bytes, never decoded: every credential-named header (names compared without
   regard to case) and query parameter, the URL's userinfo, the body, the identity of the
-  client certificate (a hash of the certificate file) and a proxy's userinfo. Requests
-  without any have no fingerprint.
+  client certificate (a hash of the certificate file), a proxy's userinfo, and the tenant of
+  Lambda's tenant isolation mode. Requests without any have no fingerprint.
 
 So two requests share a key only if they are the same on the wire, over the same transport;
 and requests that are the same on the wire always do. A request option the key cannot
@@ -59,6 +59,9 @@ class Transport(NamedTuple):
     # redirects from the URL reaches (how requests-cache's own session keys them).
     follow_redirects: bool = False
     max_redirects: int = DEFAULT_REDIRECT_LIMIT
+    # The invocation's tenant, in Lambda's tenant isolation mode ("" outside it): each tenant
+    # has its own entries, as it has its own execution environments.
+    tenant: str = ""
 
 
 DEFAULT_TRANSPORT = Transport()
@@ -90,6 +93,7 @@ def transport_of(url: str, options: Mapping[str, Any], session: Any = None) -> T
         proxy=str(select_proxy(url, proxies) or "") if proxies else "",
         follow_redirects=bool(options.get("allow_redirects", False)),
         max_redirects=int(getattr(session, "max_redirects", DEFAULT_REDIRECT_LIMIT)),
+        tenant=str(getattr(session, "tenant_id", "") or ""),
     )
 
 
@@ -116,9 +120,9 @@ def stamped_transport(request: Any) -> Transport:
 
 
 def stored_transport(transport: Transport) -> Transport:
-    """``transport`` as it may rest in the table: without its secrets (the client
-    certificate, a proxy's userinfo), which the key's fingerprint already accounts for."""
-    return transport._replace(cert=(), proxy=_proxy_userinfo(transport.proxy)[0])
+    """``transport`` as it may rest in the table: without what the key's fingerprint already
+    accounts for (the client certificate, a proxy's userinfo, the tenant)."""
+    return transport._replace(cert=(), proxy=_proxy_userinfo(transport.proxy)[0], tenant="")
 
 
 def _proxy_userinfo(proxy: str) -> tuple[str, str]:
@@ -262,6 +266,8 @@ def derive_key(
         secrets.append(("b:", body_bytes(request.body)))
     if transport.cert:
         secrets.append(("c:", cert_identity(transport.cert[0]).encode()))
+    if transport.tenant:
+        secrets.append(("t:", _bytes(transport.tenant)))
     proxy, proxy_userinfo = _proxy_userinfo(transport.proxy)
     if proxy_userinfo:
         secrets.append(("p:", _bytes(proxy_userinfo)))

@@ -125,6 +125,8 @@ class CachedHttpSession(CachedSession, OriginSession):
         self._baseline: dict[str, Any] | None = None
         self._private = threading.local()
         self._unkeyed_reasons: set[str] = set()  # logged once each
+        # The invocation's tenant in Lambda's tenant isolation mode (the decorator sets it).
+        self.tenant_id = ""
         super().__init__(*args, **kwargs)
         if isinstance(self.cache, DynamoDbCache):
             self.cache.heuristic = heuristic  # redirects are judged as responses (backend.py)

@@ -10,7 +10,7 @@ import requests
 from lambda_http_cache import cached_http, decorator, get_session
 from lambda_http_cache.backend import DynamoDbCache
 
-from scripts.local_servers import DynamoDbProxy, OriginServer
+from scripts.local_servers import DynamoDbProxy, OriginServer, Route
 
 
 @pytest.fixture(autouse=True)
@@ -104,3 +104,43 @@ def test_disabled_cache_still_serves_requests(
     assert handler({}, None) == [False, False]
     assert origin.hits["/off"] == 2
     assert proxy.count() == 0
+
+
+class TenantContext:
+    """What Lambda passes in tenant isolation mode (context.tenant_id)."""
+
+    def __init__(self, tenant_id: str | None) -> None:
+        self.tenant_id = tenant_id
+        self.aws_request_id = f"request-of-{tenant_id}"
+
+
+def test_each_tenant_is_served_only_its_own_entries(
+    table_name: str, origin: OriginServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tenant isolation mode gives each tenant its own execution environments; the table is
+    shared, so the cache keys each tenant apart too."""
+    answers = iter(range(1, 100))
+    url = origin.respond(
+        "/tenant-file",
+        lambda seen: Route(
+            f'{{"answer": {next(answers)}}}'.encode(),
+            {"Content-Type": "application/json", "Cache-Control": "max-age=600"},
+        ),
+    )
+
+    def container() -> Any:
+        monkeypatch.setattr(decorator, "_container_session", None)
+
+        @cached_http
+        def handler(event: Any, context: Any, session: requests.Session) -> Any:
+            response = session.get(url)
+            return response.from_cache, response.json()["answer"]
+
+        return handler
+
+    blue = container()
+    assert blue({}, TenantContext("blue")) == (False, 1)
+    assert blue({}, TenantContext("blue")) == (True, 1)
+    assert container()({}, TenantContext("blue")) == (True, 1)  # another of blue's containers
+    assert container()({}, TenantContext("green")) == (False, 2)
+    assert container()({}, TenantContext(None)) == (False, 3)  # not in tenant isolation mode

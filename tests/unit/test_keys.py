@@ -340,3 +340,11 @@ def test_a_request_rebuilt_from_the_table_is_normalised_alike(one: str, other: s
     from requests_cache.models.request import CachedRequest
 
     assert key(CachedRequest(method="GET", url=one)) == key(CachedRequest(method="GET", url=other))
+
+
+def test_each_tenant_has_its_own_keys() -> None:
+    """Lambda's tenant isolation mode: the tenant partitions like a credential."""
+    request = requests.Request("GET", "https://h/files").prepare()
+    blue, green = key(request, Transport(tenant="blue")), key(request, Transport(tenant="green"))
+    assert len({blue, green, key(request)}) == 3
+    assert blue.partition("-")[0] == key(request).partition("-")[0]
