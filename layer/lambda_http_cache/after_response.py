@@ -91,6 +91,12 @@ class AfterResponse:
         runtime_api = runtime_api or os.environ.get("AWS_LAMBDA_RUNTIME_API")
         if not runtime_api or self.extension is not None:
             return self.extension is not None
+        if os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY"):
+            # Lambda Managed Instances: the environment is never frozen, so threads run the
+            # refreshes after the response, and Lambda refuses an extension that registers
+            # for no events there (it may not register for INVOKE).
+            logger.debug("Refreshes run on threads: Lambda Managed Instances never freeze")
+            return False
         try:
             self.extension = _Extension.register(runtime_api, self)
         except Exception as error:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import queue
 import threading
 import time
@@ -255,3 +256,30 @@ def test_early_refresh_alone_also_runs_its_refreshes_in_the_extension(
 
     assert extensions_api.registered == [{"name": "lambda-http-cache", "events": ["INVOKE"]}]
     assert decorator.get_session().after_response.deferred
+
+
+def test_on_managed_instances_refreshes_run_on_threads_without_a_warning(
+    table_name: str,
+    origin: OriginServer,
+    extensions_api: ExtensionsApi,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Lambda Managed Instances set AWS_LAMBDA_MAX_CONCURRENCY and never freeze the
+    environment: no extension is registered (Lambda would refuse it), and nothing is warned."""
+    monkeypatch.setenv("AWS_LAMBDA_MAX_CONCURRENCY", "4")
+    url = counted(origin, "/lmi", "max-age=1, stale-while-revalidate=60")
+
+    @cached_http(metrics=False)
+    def handler(event: Any, context: Any, session: Any) -> Any:
+        return session.get(url)
+
+    assert extensions_api.registered == []
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    handler({}, SimpleNamespace(aws_request_id="request-1"))
+    time.sleep(1.1)
+    assert handler({}, SimpleNamespace(aws_request_id="request-2")).from_cache  # stale, served
+    deadline = time.monotonic() + 10
+    while origin.hits["/lmi"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert origin.hits["/lmi"] == 2  # refreshed on a thread
