@@ -27,7 +27,6 @@ from requests import Response
 from requests_cache.backends.base import BaseStorage
 from requests_cache.models.response import CachedResponse
 
-from .body import read_within
 from .breaker import CircuitBreaker
 from .config import DEFAULT_MAX_BODY_MB
 from .guard import StoreGuard
@@ -318,7 +317,9 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
         self, key: str, response: Response | CachedResponse, expires: datetime | None = None
     ) -> Entry | None:
         """Store ``response`` under ``key`` if the rules allow it; the entry stored, or None.
-        A refused, oversize or failed write leaves nothing of ``response`` in either tier."""
+        A refused, oversize or failed write leaves nothing of ``response`` in either tier. A
+        response whose body is still unread (``stream=True``) is not stored: the cache never
+        reads a body the caller has not read."""
         table_key = self.table_key(key)
         self._forget(key)
         reason = self.policy.refusal(response)
@@ -348,12 +349,14 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
         if isinstance(response, CachedResponse):
             cached = response if expires is None else CachedResponse.from_response(response)
         else:
-            if not read_within(response, self.max_body_bytes):
-                # A body not yet read (stream=True) is read no further than the bound; the
-                # caller still gets all of it (body.py).
-                self.stats.add("oversize")
-                logger.warning(
-                    "Response body over the limit of %d bytes: not cached", self.max_body_bytes
+            if unread(response):
+                # The cache never reads a body the caller has not read: a stream=True response
+                # reaches the caller untouched, its raw stream the origin's own. (Without
+                # stream=True, requests has read the body whole: the size checks below apply.)
+                self.stats.add("not_stored")
+                logger.debug(
+                    "Response not stored in the shared cache: streamed: the cache does not "
+                    "read a body the caller may not read"
                 )
                 return None
             cached = CachedResponse.from_response(response)
@@ -497,6 +500,12 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
             return False
         item["body_location"] = {"S": location}
         return True
+
+
+def unread(response: Response) -> bool:
+    """Whether the body of ``response`` is still unread: a ``stream=True`` response, whose
+    ``_content`` requests leaves False until someone reads it."""
+    return getattr(response, "_content", None) is False
 
 
 class RedirectStorage(_NamespacedStorage, BaseStorage[str, str]):
