@@ -319,13 +319,15 @@ class DynamoDbCache(BaseCache):
     # Reads --------------------------------------------------------------------------------
 
     def get_response(
-        self, key: str, default: Any = None, *, request: Any = None
+        self, key: str, default: Any = None, *, request: Any = None, follow_aliases: bool = True
     ) -> CachedResponse | None:
         """The memory tier first; then one GetItem (a second only for a redirect alias, which
         is followed only for a ``request`` whose headers its ``Vary`` allows)."""
         with self._never_raising("Cache read failed, treated as a miss"):
             headers = getattr(request, "headers", None)
-            entry = self.responses.lookup(key, request_headers=headers)
+            entry = self.responses.lookup(
+                key, request_headers=headers, follow_aliases=follow_aliases
+            )
             if entry is not None:
                 return entry.to_response(key)
         missing: CachedResponse | None = default

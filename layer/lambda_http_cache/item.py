@@ -116,9 +116,11 @@ class Hop(NamedTuple):
     reason: str
     headers: Headers
 
-    def to_response(self, final: Entry) -> CachedResponse:
+    def to_response(self, final: Entry, request_headers: Any = None) -> CachedResponse:
         # Only the final request's Vary-selected headers are stored: each hop's request gets
-        # them, since requests-cache checks Vary against the last hop's request.
+        # them, since requests-cache checks Vary against the last hop's request. One mapping
+        # for every hop (``request_headers``), so decoding costs the item's size, not hops
+        # times headers.
         return CachedResponse(
             content=b"",
             headers=CaseInsensitiveDict(self.headers),
@@ -126,7 +128,9 @@ class Hop(NamedTuple):
             request=StoredRequest(
                 method=self.method,
                 url=self.url,
-                headers=CaseInsensitiveDict(final.request_headers),
+                headers=request_headers
+                if request_headers is not None
+                else CaseInsensitiveDict(final.request_headers),
                 credential_fingerprint=final.fingerprint,
                 cache_transport=final.transport,
             ),
@@ -169,6 +173,12 @@ class Entry(NamedTuple):
         """The ``Age`` of this entry now, in whole seconds (RFC 9111, 4.2.3)."""
         return max(0, int(self.age + (now - self.created).total_seconds()))
 
+    def _history_responses(self) -> list[CachedResponse]:
+        if not self.history:
+            return []
+        shared = CaseInsensitiveDict(self.request_headers)
+        return [hop.to_response(self, shared) for hop in self.history]
+
     def to_response(self, cache_key: str = "") -> CachedResponse:
         """A new response object (callers may consume or change it freely), with its ``Age``
         as of now."""
@@ -181,7 +191,7 @@ class Entry(NamedTuple):
             encoding=self.encoding,  # type: ignore[arg-type]
             expires=self.expires,
             headers=headers,
-            history=[hop.to_response(self) for hop in self.history],
+            history=self._history_responses(),
             reason=self.reason,
             request=StoredRequest(
                 method=self.request_method,
@@ -422,7 +432,8 @@ MAX_TIME_CHARS = 64
 # Seconds an origin took, or a response's age: as long as any delta this package accepts.
 MAX_SECONDS = float(2**31)
 MIN_STATUS, MAX_STATUS = 100, 999
-MAX_HOPS = 1000
+# requests' own redirect limit: a longer stored chain was never written by the library.
+MAX_HOPS = 30
 MAX_ENCODING_CHARS = 64
 # No text of an item can be longer than the item; the check also bounds items from elsewhere.
 MAX_TEXT_CHARS = MAX_ITEM_BYTES
