@@ -29,11 +29,13 @@ _lock = threading.Lock()
 _container_session: CachedHttpSession | None = None
 
 
-def _register(session: CachedHttpSession) -> None:
+def _register(session: CachedHttpSession) -> CachedHttpSession:
+    """Keep ``session`` as the container's, unless it has one; the container's session."""
     global _container_session
     with _lock:
         if _container_session is None:
             _container_session = session
+        return _container_session
 
 
 def get_session() -> CachedHttpSession:
@@ -80,10 +82,16 @@ def cached_http(
 def _decorate(handler: Handler, settings: dict[str, Any]) -> Handler:
     config = CacheConfig.from_environment(**settings)
     session = build_session(config)
-    _register(session)
+    container = _register(session)
     snapstart.register(session)
-    if config.enabled and (config.stale_while_revalidate or config.early_refresh):
-        # Lambda's init phase: the only time an internal extension may register.
+    if (
+        container is session
+        and config.enabled
+        and (config.stale_while_revalidate or config.early_refresh)
+    ):
+        # Lambda's init phase: the only time an internal extension may register. One per
+        # container, the container session's: Lambda invokes one handler of a module, and
+        # another's extension would wait for it until each invocation's deadline.
         session.after_response.start_extension()
     pass_session = _wants_session(handler)
     publisher = (
@@ -105,21 +113,36 @@ def _decorate(handler: Handler, settings: dict[str, Any]) -> Handler:
             _quietly(join_powertools_logger)
         if pass_session:
             kwargs["session"] = session
+        # The handler's session and, if another, the container's (get_session()'s), which
+        # any code of the module may use during this invocation.
+        sessions = _sessions_of(session)
         try:
-            # Every invocation starts from the session as init left it: nothing of the
-            # previous caller's (its cookies above all) goes with this one's requests.
-            session.begin_invocation()
-            # Lambda's tenant isolation mode: each tenant its own entries (keys.py).
-            session.tenant_id = str(getattr(context, "tenant_id", None) or "")
+            tenant_id = str(getattr(context, "tenant_id", None) or "")
+            for each in sessions:
+                # Every invocation starts from the session as init left it: nothing of the
+                # previous caller's (its cookies above all) goes with this one's requests.
+                each.begin_invocation()
+                # Lambda's tenant isolation mode: each tenant its own entries (keys.py).
+                each.tenant_id = tenant_id
             return handler(event, context, *args, **kwargs)
         finally:
-            # Refreshes queued by this invocation run now, after its response.
-            session.after_response.invocation_finished(getattr(context, "aws_request_id", None))
+            # Refreshes queued by this invocation run now, after its response (the
+            # container session's runner is the one whose extension waits for it).
+            request_id = getattr(context, "aws_request_id", None)
+            for each in sessions:
+                each.after_response.invocation_finished(request_id)
             counts, latencies = session.stats.drain()
             if publisher is not None:
                 _quietly(publisher.publish, counts, latencies)
 
     return invoke  # type: ignore[return-value]
+
+
+def _sessions_of(session: CachedHttpSession) -> tuple[CachedHttpSession, ...]:
+    container = _container_session
+    if container is None or container is session:
+        return (session,)
+    return (session, container)
 
 
 def _warm_up(session: CachedHttpSession) -> None:

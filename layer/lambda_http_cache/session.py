@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, MutableMapping
 from contextlib import nullcontext
 from datetime import datetime
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -82,6 +83,9 @@ class CachedHttpSession(CachedSession, OriginSession):
     the origin answered, it returns that answer uncached. Errors of the origin itself reach
     the caller as they would without a cache."""
 
+    # The current invocation's cookie jar (the ``cookies`` property).
+    _invocation_cookies: RequestsCookieJar
+
     def __init__(
         self,
         *args: Any,
@@ -133,33 +137,39 @@ class CachedHttpSession(CachedSession, OriginSession):
 
     @property
     def cookies(self) -> RequestsCookieJar:
-        """The jar requests reads and writes: the invocation's, or, on a thread doing work
-        after the response, that work's private jar."""
+        """The jar requests reads and writes: the invocation's (a new one each invocation);
+        on a thread inside a request, the jar of the invocation that sent it (a response that
+        lands after that invocation ended writes into its jar, never the next one's); on a
+        thread doing work after the response, that work's private jar."""
         private: RequestsCookieJar | None = getattr(self._private, "cookies", None)
         return self._invocation_cookies if private is None else private
 
     @cookies.setter
     def cookies(self, jar: RequestsCookieJar) -> None:
-        if getattr(self._private, "cookies", None) is None:
+        private = getattr(self._private, "cookies", None)
+        if private is None or private is self._invocation_cookies:
+            # Not the jar of a refresh, nor of a request of an invocation that has ended.
             self._invocation_cookies = jar
-        else:
+        if private is not None:
             self._private.cookies = jar
 
     def begin_invocation(self) -> None:
         """Put the session back as it was at the end of init: whatever the previous
         invocation's handler, or the origins it called, changed (cookies, headers, auth,
         proxies, hooks, params, TLS and redirect settings, mounted adapters, the cache and its
-        settings) is undone, in place where user code may hold the object. The first call
-        takes that state, so module-level setup done after the decorator is part of it."""
+        settings) is undone. Mappings and hooks are refilled in place (user code may hold
+        them); each other value is a new copy of init's, and the cookie jar a new jar (init's
+        cookies and policy), so nothing a late thread or a held object changes reaches this
+        invocation. The first call takes that state, so module-level setup done after the
+        decorator is part of it."""
         base = self._baseline
         if base is None:
-            self._baseline = self._snapshot()
-            return
+            base = self._baseline = self._snapshot()
         self.cache = base["cache"]
         settings, fields = base["settings"]
         self.settings = settings
-        for name, value in fields.items():
-            setattr(settings, name, self._copied(value))
+        for name, kept in fields.items():
+            setattr(settings, name, _fresh(kept))
         for name, mapping, items in base["mappings"]:
             # Refilled only if changed: a refresh on a thread may be reading the adapters.
             if items is not None and tuple(mapping.items()) != items:
@@ -174,13 +184,17 @@ class CachedHttpSession(CachedSession, OriginSession):
                     value[:] = items
                 hooks[event] = value
         self.hooks = hooks
-        jar, cookies = base["cookies"]
-        jar.clear()
-        for cookie in cookies:
-            jar.set_cookie(copy.copy(cookie))
-        self._invocation_cookies = jar
-        for name, value in base["values"].items():
-            setattr(self, name, value)
+        self._invocation_cookies = base["jar"]()
+        for name, kept in base["values"].items():
+            setattr(self, name, _fresh(kept))
+        for adapter, state in base["adapters"]:
+            # The adapter objects outlive invocations (their pools do): what a handler set on
+            # one (a patched send, other retries) is taken off again.
+            current = vars(adapter)
+            if current.keys() != state.keys() or any(current[k] is not v for k, v in state.items()):
+                for name in [name for name in current if name not in state]:
+                    del current[name]
+                current.update(state)
 
     def _snapshot(self) -> dict[str, Any]:
         """What begin_invocation puts back: each object with a copy of its contents (the
@@ -199,20 +213,20 @@ class CachedHttpSession(CachedSession, OriginSession):
             mapping = getattr(self, name)
             items = tuple(mapping.items()) if isinstance(mapping, MutableMapping) else None
             mappings.append((name, mapping, items))
-        cookies = RequestsCookieJar()
-        for cookie in self._invocation_cookies:
-            cookies.set_cookie(copy.copy(cookie))
-        fields = {
-            f.name: self._copied(getattr(settings, f.name)) for f in attrs.fields(type(settings))
-        }
+        fields = {f.name: _kept(getattr(settings, f.name)) for f in attrs.fields(type(settings))}
         return {
             "cache": self.cache,
             "settings": (settings, fields),
             "mappings": mappings,
             "hooks": (hooks, events),
-            "cookies": (self._invocation_cookies, cookies),
+            "jar": _jar_factory(self._invocation_cookies),
+            "adapters": [
+                (adapter, dict(vars(adapter)))
+                for adapter in {id(a): a for a in self.adapters.values()}.values()
+                if hasattr(adapter, "__dict__")
+            ],
             "values": {
-                name: getattr(self, name)
+                name: _kept(getattr(self, name))
                 for name in ("auth", "verify", "cert", "stream", "trust_env", "max_redirects")
             },
         }
@@ -220,17 +234,10 @@ class CachedHttpSession(CachedSession, OriginSession):
     def _private_jar(self) -> RequestsCookieJar:
         """A new jar for work after the response: init's cookies (none before the first
         invocation), never the jar of an invocation."""
-        jar = RequestsCookieJar()
-        if self._baseline is not None:
-            for cookie in self._baseline["cookies"][1]:
-                jar.set_cookie(copy.copy(cookie))
+        if self._baseline is None:
+            return RequestsCookieJar()
+        jar: RequestsCookieJar = self._baseline["jar"]()
         return jar
-
-    @staticmethod
-    def _copied(value: Any) -> Any:
-        """A setting's value, its container copied (a list, dict or set may be changed in
-        place); anything else as it is (a callable, a number)."""
-        return copy.copy(value) if isinstance(value, list | dict | set) else value
 
     def merge_environment_settings(
         self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
@@ -271,8 +278,25 @@ class CachedHttpSession(CachedSession, OriginSession):
         **kwargs: Any,
     ) -> Any:
         headers = request_headers(headers, expire_after, only_if_cached, refresh, force_refresh)
-        with patch_form_boundary() if kwargs.get("files") else nullcontext():
-            return super(CacheMixin, self).request(method, url, *args, headers=headers, **kwargs)  # type: ignore[misc]
+        # The cookies the request is prepared with come from the jar send() writes into.
+        sender = self._hold_jar()
+        send = super(CacheMixin, self).request
+        try:
+            with patch_form_boundary() if kwargs.get("files") else nullcontext():
+                return send(method, url, *args, headers=headers, **kwargs)  # type: ignore[misc]
+        finally:
+            self._private.cookies = sender
+
+    def _hold_jar(self) -> RequestsCookieJar | None:
+        """Make the jar of the invocation this thread sends for the one ``cookies`` gives
+        this thread until the outermost request ends (the caller then puts back what this
+        returns): requests writes a response's cookies into ``cookies`` when it lands, and a
+        request still under way when its invocation ends (a thread the handler left
+        running) must write them into that invocation's jar, never into the next one's."""
+        held: RequestsCookieJar | None = getattr(self._private, "cookies", None)
+        if held is None:
+            self._private.cookies = self._invocation_cookies
+        return held
 
     def send(
         self,
@@ -286,6 +310,7 @@ class CachedHttpSession(CachedSession, OriginSession):
         # requests sends each redirect hop through send() again: count the outermost only.
         depth = getattr(self._depth, "value", 0)
         self._depth.value = depth + 1
+        sender = self._hold_jar()
         started = time.perf_counter()
         try:
             request.headers = request_headers(
@@ -308,6 +333,7 @@ class CachedHttpSession(CachedSession, OriginSession):
                 response = self._unkeyed(reason, request, **kwargs)
         finally:
             self._depth.value = depth
+            self._private.cookies = sender
         if depth:
             return response
         latency_ms = round((time.perf_counter() - started) * 1000, 3)
@@ -338,9 +364,23 @@ class CachedHttpSession(CachedSession, OriginSession):
             adapter = self.get_adapter(url)
         except Exception:  # no adapter: requests raises as it would without a cache
             return None
-        if type(adapter) is HTTPAdapter:
-            return None
-        return f"transport adapter {type(adapter).__name__}"
+        if type(adapter) is not HTTPAdapter:
+            return f"transport adapter {type(adapter).__name__}"
+        # Only an adapter the session had at init, and not patched since, is the same for
+        # every caller: one mounted or changed by a handler could shape one caller's answer.
+        if "send" in vars(adapter) or not any(adapter is own for own in self._init_adapters()):
+            return "a transport adapter mounted or changed after init"
+        return None
+
+    def _init_adapters(self) -> tuple[Any, ...]:
+        """The adapters the session had at the end of init (as they are now, outside the
+        decorator, which knows no invocations)."""
+        base = self._baseline
+        if base is not None:
+            for name, _, items in base.get("mappings", ()):
+                if name == "adapters" and items is not None:
+                    return tuple(adapter for _, adapter in items)
+        return tuple(self.adapters.values())
 
     def _hooks_reason(self, request: PreparedRequest) -> str | None:
         """Why the request's response hooks keep it from the cache, or None. requests runs
@@ -457,6 +497,9 @@ class CachedHttpSession(CachedSession, OriginSession):
             return  # another container (or thread of this one) refreshes it
         again = request.copy()
         stamp(again, stamped_transport(request))
+        # The refresh reads the body whole, so that it can be stored, whatever the caller
+        # asked for its own answer (a streamed one would not be).
+        kwargs = {**kwargs, "stream": False}
 
         def refresh() -> None:
             # Its own cookie jar on this thread, dropped when done: what the origin sets now
@@ -484,6 +527,10 @@ class CachedHttpSession(CachedSession, OriginSession):
         container that finds another holding the key's lease polls the table for its write.
         Each waits a bounded time (coordination.wait_plan), then falls through."""
         key = actions.cache_key
+        if kwargs.get("stream"):
+            # Its answer is never stored (the cache reads no body the caller may not read):
+            # nobody should wait for it, nor it for a lease.
+            return self._fetch(request, actions, cached_response, **kwargs)
         cacheable = not actions.skip_read and not self.settings.read_only
         if not (cacheable and self.coalesce):
             return self._lease_and_fetch(request, actions, cached_response, **kwargs)
@@ -617,13 +664,20 @@ class CachedHttpSession(CachedSession, OriginSession):
                 actions._validation_headers = {}
                 actions.update_from_cached_response(vary_cached, self.cache.create_key, **keying)
                 cached_response = vary_cached
+        if cached_response is not None:
+            # Served as the answer to this very request: what the caller (and requests'
+            # redirect logic, which decides where credentials may go) reads as its request
+            # and URL is what the caller sent, never what an item claims.
+            cached_response.request = request  # type: ignore[assignment]
+            cached_response.url = str(request.url or "")
         return actions, cached_response
 
     def _lookup(self, key: str, request: PreparedRequest) -> CachedResponse | None:
-        """The stored response for ``key``; a redirect alias is followed only if ``request``
-        sends the headers its redirects' ``Vary`` named (a DynamoDbCache checks them)."""
+        """The stored response for ``key``. This session stores each request's own response
+        and never a redirect alias, so it follows none: an alias under one of its keys was
+        not written by it, and is a miss."""
         if isinstance(self.cache, DynamoDbCache):
-            return self.cache.get_response(key, request=request)
+            return self.cache.get_response(key, request=request, follow_aliases=False)
         return self.cache.get_response(key)
 
     def _send_and_cache(
@@ -738,6 +792,66 @@ def _newer(response: Any, than: CachedResponse | None) -> bool:
     except Exception as error:
         logger.warning("Stored times %r and %r are not comparable: %r", created, before, error)
         return False
+
+
+# A value begin_invocation puts back: init's value, a private deep copy of it (never handed
+# out), and whether each invocation needs a copy of its own.
+Kept = tuple[Any, Any, bool]
+# A jar's policy as requests builds it: each new jar builds its own.
+_DEFAULT_POLICY = vars(DefaultCookiePolicy())
+
+
+def _kept(value: Any) -> Kept:
+    """Init's ``value`` as begin_invocation keeps it: a deep copy, so that what a handler
+    changes in place (an auth object's password, a dict setting) is undone at the next
+    invocation. A value that deep-copies to itself (a number, a string, a function, a tuple
+    of those) needs no copy. A value that cannot be copied (one holding a lock or a
+    threading.local, as requests' HTTPDigestAuth does) is kept by reference, so a change
+    made to it in place is not undone (README)."""
+    try:
+        copied = copy.deepcopy(value)
+    except Exception:
+        return value, value, False
+    return value, copied, copied is not value
+
+
+def _fresh(kept: Kept) -> Any:
+    """One invocation's own copy of a kept value."""
+    value, copied, needs_copy = kept
+    if not needs_copy:
+        return value
+    try:
+        return copy.deepcopy(copied)
+    except Exception:  # copied once, so never in practice: init's value, as if uncopyable
+        return value
+
+
+def _jar_factory(jar: Any) -> Callable[[], Any]:
+    """What makes each invocation's new jar from init's ``jar``: a jar of its kind (requests'
+    own if that kind cannot be built without arguments), with a copy of each of its cookies
+    and of its policy. Nothing of a jar is shared between invocations, so a cookie or policy
+    set in one, or a response landing late in its jar, never reaches another."""
+    if not isinstance(jar, CookieJar):
+        kept_jar = _kept(jar)  # not a jar: as any other value
+        return lambda: _fresh(kept_jar)
+    kind = type(jar)
+    cookies = tuple(copy.copy(cookie) for cookie in jar)
+    policy = getattr(jar, "_policy", None)
+    default = type(policy) is DefaultCookiePolicy and vars(policy) == _DEFAULT_POLICY
+    kept_policy = None if default else _kept(policy)
+
+    def new_jar() -> CookieJar:
+        try:
+            made = kind()
+        except Exception:
+            made = RequestsCookieJar()
+        if kept_policy is not None:
+            made.set_policy(_fresh(kept_policy))
+        for cookie in cookies:
+            made.set_cookie(copy.copy(cookie))
+        return made
+
+    return new_jar
 
 
 def build_session(config: CacheConfig) -> CachedHttpSession:

@@ -13,6 +13,8 @@ registration does nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from requests import Session
 
@@ -29,21 +31,35 @@ def after_restore(session: Session) -> None:
     _drop_connections(session, "after_restore")
     stats = getattr(session, "stats", None)
     if stats is not None:
-        stats.drain()
+        _guarded("the counters' reset", lambda: stats.drain())
 
 
 def _drop_connections(session: Session, cache_hook: str) -> None:
     """Close the session's pooled connections to origins, and ask its cache (if it has the
-    hook) to close its own; a hook never fails the snapshot or the restore."""
-    for adapter in session.adapters.values():
-        adapter.close()
-    hook = getattr(getattr(session, "cache", None), cache_hook, None)
-    if hook is None:
-        return
-    try:
+    hook) to close its own. Whatever init mounted or set, a hook never fails the snapshot or
+    the restore: each step that fails is logged and the others still run."""
+    adapters: list[Any] = []
+    _guarded("reading the session's adapters", lambda: adapters.extend(session.adapters.values()))
+    for adapter in adapters:
+        _guarded(f"closing a {type(adapter).__name__}", _close, adapter)
+    _guarded(f"{cache_hook} of the cache", _cache_hook, session, cache_hook)
+
+
+def _close(adapter: Any) -> None:
+    adapter.close()
+
+
+def _cache_hook(session: Session, name: str) -> None:
+    hook = getattr(getattr(session, "cache", None), name, None)
+    if hook is not None:
         hook()
+
+
+def _guarded(what: str, call: Callable[..., Any], *args: Any) -> None:
+    try:
+        call(*args)
     except Exception as error:
-        logger.warning("SnapStart hook %s of the cache failed: %r", cache_hook, error)
+        logger.warning("A SnapStart hook's step failed (%s): %r", what, error)
 
 
 def register(session: Session) -> bool:

@@ -143,6 +143,22 @@ def test_outside_lambda_the_refresh_runs_on_a_thread(table_name: str, origin: Or
     assert session.get(url).json() == {"answer": 2}
 
 
+def test_a_refresh_for_a_streaming_caller_is_stored(table_name: str, origin: OriginServer) -> None:
+    """A streamed answer is never stored; the refresh of a stale entry served to a streaming
+    caller reads its own answer whole, so the entry is refreshed all the same."""
+    url = counted(origin, "/streamed", "max-age=1, stale-while-revalidate=60")
+    session = cached_session(table_name, cache_control=True)
+    session.get(url)
+    time.sleep(1.1)
+    stale = session.get(url, stream=True)
+    assert stale.from_cache and stale.json() == {"answer": 1}
+    deadline = time.monotonic() + 5
+    while session.cache.stats["refreshes"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    fresh = cached_session(table_name, cache_control=True).get(url, stream=True)
+    assert fresh.from_cache and fresh.json() == {"answer": 2}
+
+
 @pytest.mark.parametrize(
     ("cache_control", "settings", "stale"),
     [

@@ -11,14 +11,17 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from http.cookiejar import DefaultCookiePolicy
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import requests
-from lambda_http_cache import cached_http, decorator, get_session
+from lambda_http_cache import cached_http, decorator, get_session, snapstart
+from lambda_http_cache.after_response import AfterResponse
 from lambda_http_cache.session import CachedHttpSession
 from requests.adapters import HTTPAdapter
+from requests.auth import HTTPBasicAuth, HTTPDigestAuth
 from requests.cookies import RequestsCookieJar
 from requests_cache.policy import CacheSettings
 
@@ -251,8 +254,10 @@ def check_adapters(session: CachedHttpSession, origin: OriginServer, init: dict[
 
 
 def check_cookies(session: CachedHttpSession, origin: OriginServer, init: dict[str, Any]) -> None:
+    """Each invocation has a new jar, a copy of init's: the jar held from init is not it."""
     assert "Cookie" not in sent(session, origin)["headers"]
-    assert session.cookies is init["cookies"]
+    assert session.cookies is not init["cookies"]
+    assert isinstance(session.cookies, RequestsCookieJar)
     assert len(session.cookies) == 0
 
 
@@ -383,3 +388,226 @@ def test_a_cookie_session_works_within_one_invocation_and_its_threads(
     assert invoke(handler, {"password": "pw"}) == ("alice", ["alice", "alice"])
     assert invoke(handler) == (None, [None, None])
     assert invoke(handler, {"password": "pw"}) == ("alice", ["alice", "alice"])
+
+
+def test_an_auth_object_changed_in_place_is_undone_at_the_next_invocation(
+    table_name: str, origin: OriginServer
+) -> None:
+    """Init sets an auth object; one invocation changes its credentials in place (acting for
+    one caller). The next sends init's credentials: each invocation has its own copy."""
+    url = echo(origin)
+
+    @cached_http(**PATIENT)
+    def handler(event: Any, context: Any, session: CachedHttpSession) -> Any:
+        if event.get("as"):
+            session.auth.username = event["as"]  # type: ignore[union-attr]
+            session.auth.password = "alice-password"  # type: ignore[union-attr]
+        return session.get(url).json()["headers"].get("Authorization")
+
+    session = get_session()
+    session.auth = HTTPBasicAuth("catalog", "catalog-password")
+    init = invoke(handler)
+    assert init is not None
+    for _ in range(2):
+        assert invoke(handler, {"as": "alice"}) != init
+        assert invoke(handler) == init, "the previous caller's credentials went with this one"
+
+
+def test_an_auth_object_that_cannot_be_copied_is_kept_as_it_is(
+    table_name: str, origin: OriginServer
+) -> None:
+    """requests' HTTPDigestAuth holds a threading.local, which cannot be copied: it is put
+    back by reference (README), and invocations work as usual."""
+    url = echo(origin)
+    auth = HTTPDigestAuth("catalog", "catalog-password")
+
+    @cached_http(**PATIENT)
+    def handler(event: Any, context: Any, session: CachedHttpSession) -> Any:
+        assert session.auth is auth
+        if event.get("replace"):
+            session.auth = HTTPBasicAuth("alice", "alice-password")
+        return session.get(url).status_code
+
+    get_session().auth = auth
+    assert invoke(handler, {"replace": True}) == 200
+    assert invoke(handler) == 200
+
+
+def test_a_cookie_policy_set_or_changed_by_a_handler_is_undone_at_the_next_invocation(
+    table_name: str, origin: OriginServer
+) -> None:
+    """A policy set on the invocation's jar, or init's policy changed in place, is gone at
+    the next invocation, whose jar has a copy of init's policy."""
+    login, account = login_and_account(origin)
+    elsewhere = "blocked.example"
+
+    @cached_http(**PATIENT)
+    def handler(event: Any, context: Any, session: CachedHttpSession) -> Any:
+        policy = session.cookies.get_policy()
+        assert isinstance(policy, DefaultCookiePolicy)
+        assert policy.blocked_domains() == (elsewhere,)
+        if event.get("block"):
+            session.cookies.set_policy(DefaultCookiePolicy(blocked_domains=["127.0.0.1"]))
+            return None
+        if event.get("unblock"):
+            policy.set_blocked_domains([])
+            return None
+        session.post(login)
+        return session.get(account).json()["user"]
+
+    get_session().cookies.set_policy(DefaultCookiePolicy(blocked_domains=[elsewhere]))
+    assert invoke(handler) == "alice"
+    invoke(handler, {"block": True})
+    assert invoke(handler) == "alice", "the previous invocation's cookie policy is in force"
+    invoke(handler, {"unblock": True})
+    assert invoke(handler) == "alice"
+
+
+def test_a_handler_thread_that_lands_in_the_next_invocation_leaves_it_no_cookie(
+    table_name: str, origin: OriginServer
+) -> None:
+    """A handler starts a thread that logs in (a slow origin) and returns without waiting.
+    The login's answer lands during the next invocation: its cookie goes into the jar of the
+    invocation that sent it, never into the next one's."""
+    gate = threading.Event()
+    origin.respond(
+        "/slow-login",
+        lambda seen: (
+            gate.wait(10),
+            Route(b"{}", {"Set-Cookie": "sid=alice-sid; Path=/", "Cache-Control": "no-store"}),
+        )[1],
+    )
+    _, account = login_and_account(origin)
+    threads: list[threading.Thread] = []
+    jars: list[Any] = []
+
+    @cached_http(**PATIENT)
+    def handler(event: Any, context: Any, session: CachedHttpSession) -> Any:
+        jars.append(session.cookies)
+        if event.get("alice"):
+            thread = threading.Thread(target=session.post, args=(origin.url("/slow-login"),))
+            thread.start()
+            threads.append(thread)
+            deadline = time.monotonic() + 10
+            while not origin.hits.get("/slow-login") and time.monotonic() < deadline:
+                time.sleep(0.01)  # the login is under way
+            return None
+        gate.set()
+        threads[0].join(10)
+        return session.get(account).json()["user"], dict(session.cookies)
+
+    invoke(handler, {"alice": True})
+    assert invoke(handler) == (None, {}), "bob's request went with alice's session cookie"
+    assert jars[0] is not jars[1]
+    assert dict(jars[0]) == {"sid": "alice-sid"}  # alice's own, discarded, jar
+
+
+def test_a_jar_held_from_init_is_not_an_invocations_jar(
+    table_name: str, origin: OriginServer
+) -> None:
+    """``session.cookies`` is the invocation's jar, a new one each invocation: module-level
+    code that kept init's jar and sets a cookie in it during an invocation changes nothing
+    the session sends."""
+    url = echo(origin)
+
+    @cached_http(**PATIENT)
+    def handler(event: Any, context: Any, session: CachedHttpSession) -> Any:
+        held.set("sid", "alice-sid")
+        return session.get(url).json()["headers"].get("Cookie")
+
+    held = get_session().cookies
+    held.set("region", "eu")
+    assert invoke(handler) == "region=eu"
+    assert invoke(handler) == "region=eu"
+
+
+def test_two_decorated_handlers_reset_the_session_get_session_returns(
+    table_name: str, origin: OriginServer
+) -> None:
+    """A module decorates two handlers; the configured one's code uses ``get_session()``
+    (the first decorator's session). A login through it is gone at the next invocation."""
+    login, account = login_and_account(origin)
+
+    @cached_http(**PATIENT)
+    def first(event: Any, context: Any, session: CachedHttpSession) -> Any:
+        return None
+
+    @cached_http(**PATIENT)
+    def second(event: Any, context: Any, session: CachedHttpSession) -> Any:
+        assert session is not get_session()
+        helper = get_session()
+        if event.get("password"):
+            helper.post(login)
+        return helper.get(account).json()["user"]
+
+    assert invoke(second, {"password": "pw"}) == "alice"
+    assert invoke(second) is None, "the previous invocation's login cookie went with this one"
+
+
+def test_two_decorated_handlers_do_not_hold_each_invocation_to_its_timeout(
+    table_name: str, origin: OriginServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One after-response extension per container, the container session's (in Lambda it
+    waits, on every INVOKE event, for that invocation's handler to return): whichever
+    decorated handler Lambda invokes, the container session's runner learns it returned."""
+    started: list[AfterResponse] = []
+    monkeypatch.setattr(AfterResponse, "start_extension", lambda self: started.append(self))
+    url = echo(origin)
+    settings = {**PATIENT, "stale_while_revalidate": True}
+
+    @cached_http(**settings)
+    def first(event: Any, context: Any, session: CachedHttpSession) -> Any:
+        return None
+
+    seen: list[CachedHttpSession] = []
+
+    @cached_http(**settings)
+    def second(event: Any, context: Any, session: CachedHttpSession) -> Any:
+        seen.append(session)
+        return session.get(url).status_code
+
+    container_runner = get_session().after_response
+    assert started == [container_runner]
+    request_id = "request-of-the-second-handler"
+    assert second({}, SimpleNamespace(aws_request_id=request_id)) == 200
+    assert seen[0].after_response is not container_runner
+    began = time.monotonic()
+    container_runner.drain(request_id, 3.0)  # what the container's extension does
+    waited = time.monotonic() - began
+    assert waited < 0.5, f"the container's runner held the invocation {waited:.1f} s"
+
+
+class ClosingFails(HTTPAdapter):
+    def close(self) -> None:
+        raise RuntimeError("close failed")
+
+
+class Unreadable:
+    """Adapters that are not a mapping."""
+
+
+def test_the_snapstart_hooks_never_fail_whatever_init_mounted(
+    table_name: str, origin: OriginServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An adapter whose close() raises, a cache hook that raises, adapters that are not a
+    mapping: the SnapStart hooks log a warning, close what they can, and never fail."""
+
+    @cached_http(**PATIENT)
+    def handler(event: Any, context: Any, session: CachedHttpSession) -> Any:
+        return None
+
+    session = get_session()
+    closed: list[str] = []
+    plain = HTTPAdapter()
+    plain.close = lambda: closed.append("plain")  # type: ignore[method-assign]
+    session.mount("https://pinned.example/", ClosingFails())
+    session.mount("https://other.example/", plain)
+    with caplog.at_level("WARNING", logger="lambda_http_cache.snapstart"):
+        snapstart.before_snapshot(session)
+        snapstart.after_restore(session)
+    assert closed == ["plain", "plain"]
+    assert "close failed" in caplog.text
+    session.adapters = Unreadable()  # type: ignore[assignment]
+    session.cache.after_restore = lambda: 1 / 0  # type: ignore[attr-defined]
+    snapstart.before_snapshot(session)
+    snapstart.after_restore(session)
