@@ -268,11 +268,13 @@ class DynamoDbCache(BaseCache):
         Keys of requests without a body or client certificate are memoised by everything they
         are derived from: deriving one costs a large share of a memory-tier hit. The memo never
         holds a body, and counts what it holds (bounded.py)."""
-        transport = (
-            getattr(request, "cache_transport", None)
-            or transport
-            or transport_of(str(getattr(request, "url", "") or ""), kwargs)
-        )
+        stamped = getattr(request, "cache_transport", None)
+        if stamped is None and transport is None and kwargs:
+            # requests-cache's own session keys a request with send()'s keywords: the request
+            # keeps them, so every key later derived from it (its response's) accounts for them.
+            transport = transport_of(str(getattr(request, "url", "") or ""), kwargs)
+            stamp(request, transport)
+        transport = stamped or transport or stamped_transport(request)
         if follow_redirects is not None and follow_redirects != transport.follow_redirects:
             transport = transport._replace(follow_redirects=follow_redirects)
         match = match_headers or self._settings.match_headers
@@ -314,6 +316,10 @@ class DynamoDbCache(BaseCache):
         if source != self._policy_source:
             self.policy.extra = frozenset(name.lower() for name in source)
             self._policy_source = source
+        match = self._settings.match_headers
+        self.policy.matched = (
+            True if match is True else frozenset(str(n).lower() for n in match or ())
+        )
         return self.policy
 
     # Reads --------------------------------------------------------------------------------
@@ -426,10 +432,38 @@ class DynamoDbCache(BaseCache):
 
     # Maintenance --------------------------------------------------------------------------
 
-    def delete(self, *keys: str, **kwargs: Any) -> None:
-        """As requests-cache's ``delete``; a failure is logged, never raised."""
+    def delete(
+        self,
+        *keys: str,
+        requests: Any = None,
+        urls: Any = None,
+        verify: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        """As requests-cache's ``delete``; a failure is logged, never raised. ``requests`` and
+        ``urls`` (GET) delete the entries of those requests as sent from this environment,
+        with ``verify`` or without: the decorator's (each request's own response) and
+        requests-cache's own session's (the end of a followed chain)."""
         with self._never_raising("Cache delete failed"):
-            super().delete(*keys, **kwargs)
+            derived = []
+            for request in requests or ():
+                derived += self._keys_of(request, verify)
+            for url in urls or ():
+                prepared = PreparedRequest()
+                prepared.prepare(method="GET", url=url)
+                derived += self._keys_of(prepared, verify)
+            super().delete(*keys, *derived, **kwargs)
+
+    def _keys_of(self, request: Any, verify: bool) -> list[str]:
+        if not isinstance(request, PreparedRequest):
+            request = request.prepare()
+        transport = stamped_transport(request)
+        if not verify:
+            transport = transport._replace(verify=False)
+        return [
+            self.create_key(request, transport=transport._replace(follow_redirects=follow))
+            for follow in (False, True)
+        ]
 
     @contextlib.contextmanager
     def _never_raising(self, failure: str) -> Iterator[None]:

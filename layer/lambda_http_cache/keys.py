@@ -77,21 +77,25 @@ def transport_of(url: str, options: Mapping[str, Any], session: Any = None) -> T
     session, as a plain requests session in this environment would send it (its CA bundle
     and proxy variables): so keys computed outside a session (the admin command, a
     requests-cache session) agree with the decorator's."""
-    verify = options.get("verify", getattr(session, "verify", None))
+    if "verify" in options:
+        verify = options["verify"]
+    elif session is not None:
+        verify = getattr(session, "verify", True)
+    else:
+        verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
     cert = options.get("cert", getattr(session, "cert", None))
     proxies = options.get("proxies")
     trust_env = session is None or getattr(session, "trust_env", False)
-    if session is None and (verify is None or verify is True):
-        verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
     if proxies is None:
         proxies = dict(getattr(session, "proxies", None) or {})
         if trust_env:
             proxies = {**get_environ_proxies(url), **proxies}
     return Transport(
-        verify=verify if isinstance(verify, str) else verify is not False,
+        # As requests' adapter reads it: a CA bundle's path, else verification if truthy.
+        verify=verify if isinstance(verify, str) and verify else bool(verify),
         cert=_cert_files(cert),
         proxy=str(select_proxy(url, proxies) or "") if proxies else "",
-        follow_redirects=bool(options.get("allow_redirects", False)),
+        follow_redirects=bool(options.get("allow_redirects", True)),  # send()'s default
         max_redirects=int(getattr(session, "max_redirects", DEFAULT_REDIRECT_LIMIT)),
         tenant=str(getattr(session, "tenant_id", "") or ""),
     )
@@ -115,8 +119,12 @@ def stamp(request: Any, transport: Transport) -> None:
 def stamped_transport(request: Any) -> Transport:
     """The transport ``request`` was sent over (:func:`stamp`), or else the one a plain
     session in this environment would send it over."""
-    stamped = getattr(request, "cache_transport", None)
-    return stamped if stamped is not None else transport_of(str(request.url or ""), {})
+    stamped: Transport | None = getattr(request, "cache_transport", None)
+    if stamped is not None:
+        return stamped
+    # A request never sent (the admin command's, one rebuilt from the table) is keyed as the
+    # decorator's session keys every request: for its own response.
+    return transport_of(str(request.url or ""), {"allow_redirects": False})
 
 
 def stored_transport(transport: Transport) -> Transport:
@@ -214,9 +222,21 @@ def split_target(url: str) -> Target:
 
 
 def _bytes(value: Any) -> bytes:
+    """``value`` as it goes on the wire: bytes as they are, text as http.client encodes it
+    (Latin-1; text it cannot encode never leaves, so any encoding of it will do)."""
     if isinstance(value, bytes):
         return value
-    return str(value).encode("utf-8", "surrogateescape")
+    text = str(value)
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape")
+
+
+def _text(value: Any) -> str:
+    """A header value as the text of its bytes on the wire (bytes read as Latin-1), so that
+    the plain part of a key sees what the origin sees, never a Python repr."""
+    return _bytes(value).decode("latin-1")
 
 
 def body_bytes(body: Any) -> bytes:
@@ -253,7 +273,7 @@ def derive_key(
     target = split_target(str(request.url or ""))
     secrets: Secrets = []
     headers: Mapping[str, Any] = request.headers or {}
-    names = {str(name).lower(): value for name, value in headers.items()}
+    names = {_text(name).lower(): value for name, value in headers.items()}
     for name in sorted(names):
         if is_credential(name):
             secrets.append(("h:" + name, _bytes(names[name])))
@@ -281,7 +301,7 @@ def derive_key(
         target.path,
         query,
         # The Host header names the resource as much as the URL's authority does.
-        str(names.get("host", "")).lower(),
+        _text(names.get("host", "")).lower(),
         _verify_part(transport.verify),
         proxy,
         f"{int(transport.follow_redirects)}:{transport.max_redirects}",
@@ -329,7 +349,7 @@ def _matched(
         return []
     names = headers if match_headers is True else {str(n).lower() for n in match_headers}
     return [
-        f"{name}={headers[name]}"
+        f"{name}={_text(headers[name])}"
         for name in sorted(names)
         if name in headers and not is_credential(name)
     ]

@@ -655,15 +655,18 @@ class CachedHttpSession(CachedSession, OriginSession):
         if actions.vary_cache_key:
             # The entry varies on headers this request does not match: look for the entry
             # stored under the key that includes them, and store under that key otherwise.
+            # A stored response its Vary does not select for this request is not there for
+            # it: no validator is taken from it, no 304 freshens it, it is never served (not
+            # stale, not on an error, not for only-if-cached). Only the variant found under
+            # the request's own Vary key counts.
             actions.cache_key = actions.vary_cache_key
             vary_cached = self._lookup(actions.vary_cache_key, request)
-            if vary_cached is not None:
-                actions.send_request = actions.resend_request = actions.resend_async = False
-                actions.error_504 = False
-                actions.vary_cache_key = None
-                actions._validation_headers = {}
-                actions.update_from_cached_response(vary_cached, self.cache.create_key, **keying)
-                cached_response = vary_cached
+            actions.send_request = actions.resend_request = actions.resend_async = False
+            actions.error_504 = False
+            actions.vary_cache_key = None
+            actions._validation_headers = {}
+            actions.update_from_cached_response(vary_cached, self.cache.create_key, **keying)
+            cached_response = vary_cached
         if cached_response is not None:
             # Served as the answer to this very request: what the caller (and requests'
             # redirect logic, which decides where credentials may go) reads as its request
@@ -749,7 +752,14 @@ class CachedHttpSession(CachedSession, OriginSession):
             self.cache.invalidate(own.request, own)
         if not actions.skip_write:
             self.cache.save_response(own, actions.cache_key, actions.expires)
-        elif cached_response is not None and response.status_code == 304:
+        elif (
+            cached_response is not None
+            and response.status_code == 304
+            # Only a 304 to the cache's own validators, taken from this stored response,
+            # says it is still valid (RFC 9111, 4.3.4); one to the caller's own conditions
+            # is the caller's answer alone.
+            and actions._validation_headers
+        ):
             cached_response = actions.update_revalidated_response(response, cached_response)
             # Freshened by the 304 (RFC 9111, 4.3.4): its age starts again from this answer.
             now = utcnow()

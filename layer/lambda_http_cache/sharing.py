@@ -136,6 +136,10 @@ class SharingPolicy:
         secret_configured: bool = True,
     ) -> None:
         self.extra = frozenset(name.lower() for name in ignored_parameters)
+        # The request headers the keys match besides Vary's (the match_headers setting; True
+        # for all): stored with an entry, as Host is, so that a key derived again from the
+        # stored request (recreate_keys, update) keeps every partition of the original.
+        self.matched: frozenset[str] | bool = frozenset()
         self.secret = secret
         self.store_private = store_private
         self.share_set_cookie = share_set_cookie
@@ -243,6 +247,12 @@ class SharingPolicy:
             # assume: not stored for others unless the origin says it is meant for them.
             # Stored, it never keeps its Set-Cookie (stored_headers).
             return SETS_COOKIE
+        for name in _URL_HEADERS:
+            value = response.headers.get(name)
+            if value and self.clean_url(str(value)) != str(value):
+                # Stored without its credentials, the URL would no longer work (a presigned
+                # download's signature); stored with them, they would rest in the table.
+                return f"credentials in {name}"
         return None
 
     def first_cookie_refusal(self, url: str) -> str | None:
@@ -333,12 +343,15 @@ class SharingPolicy:
         self, response_headers: Mapping[str, Any], request_headers: Mapping[str, Any]
     ) -> Headers:
         names = vary_names(response_headers)
-        if not names or "*" in names:
+        if "*" in names:
             return ()
+        every = self.matched is True
+        matched = self.matched if isinstance(self.matched, frozenset) else frozenset()
+        keyed = names | {"host"} | matched
         return tuple(
             (str(name), _text(value))
             for name, value in request_headers.items()
-            if name.lower() in names and not self.is_credential(name)
+            if (every or name.lower() in keyed) and not self.is_credential(name)
         )
 
 

@@ -251,7 +251,8 @@ def test_corrupt_items_are_misses_and_are_repaired(
     response = session.get(url)
     assert response.status_code == 200 and response.content == b'{"a": 1}'
     assert not response.from_cache
-    assert session.cache.stats["unreadable"] + session.cache.stats["errors"] >= 1
+    if corruption != "redirect without target":  # the decorator's session follows no alias
+        assert session.cache.stats["unreadable"] + session.cache.stats["errors"] >= 1
     # the next response overwrote it: a new container hits
     assert cached_session(table_name).get(url).from_cache
 
