@@ -187,6 +187,29 @@ def normalize_percent(text: str) -> str:
     return _TRIPLET.sub(one, text)
 
 
+def remove_dot_segments(path: str) -> str:
+    """RFC 3986, 5.2.4 (and 6.2.2.3): ``.`` and ``..`` segments resolved, as requests does
+    for a path it prepares; here also for those it kept percent-encoded (``%2E``), which the
+    decoding of unreserved characters has just made dots."""
+    if "." not in path:
+        return path
+    output: list[str] = []
+    segments = path.split("/")
+    for index, segment in enumerate(segments):
+        last = index == len(segments) - 1
+        if segment == ".":
+            if last:
+                output.append("")
+        elif segment == "..":
+            if len(output) > 1:
+                output.pop()
+            if last:
+                output.append("")
+        else:
+            output.append(segment)
+    return "/".join(output)
+
+
 class Target(NamedTuple):
     """A request target as the key sees it."""
 
@@ -216,7 +239,7 @@ def split_target(url: str) -> Target:
         scheme,
         authority,
         userinfo,
-        normalize_percent(parts.path) or "/",
+        remove_dot_segments(normalize_percent(parts.path)) or "/",
         normalize_percent(parts.query),
     )
 

@@ -348,3 +348,12 @@ def test_each_tenant_has_its_own_keys() -> None:
     blue, green = key(request, Transport(tenant="blue")), key(request, Transport(tenant="green"))
     assert len({blue, green, key(request)}) == 3
     assert blue.partition("-")[0] == key(request).partition("-")[0]
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [("https://h/0/%2E", "https://h/0/"), ("https://h/a/%2e%2E/b", "https://h/b")],
+)
+def test_encoded_dot_segments_are_the_segments_they_spell(one: str, other: str) -> None:
+    """RFC 3986, 6.2.2: %2E is an unreserved dot, and dot segments are then removed."""
+    assert key(requests.Request("GET", one)) == key(requests.Request("GET", other))
