@@ -9,7 +9,6 @@ import os
 import threading
 import time
 from collections.abc import Callable, MutableMapping
-from contextlib import nullcontext
 from datetime import datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import TYPE_CHECKING, Any
@@ -22,11 +21,10 @@ from requests.cookies import RequestsCookieJar
 from requests.hooks import dispatch_hook
 from requests.sessions import merge_setting as _merge_setting
 from requests.utils import get_environ_proxies
-from requests_cache._utils import patch_form_boundary
 from requests_cache.backends.base import BaseCache
 from requests_cache.models.response import CachedResponse, OriginalResponse
 from requests_cache.policy import utcnow
-from requests_cache.session import CachedSession, CacheMixin, get_504_response
+from requests_cache.session import CachedSession, get_504_response
 
 from .after_response import AfterResponse
 from .backend import DynamoDbCache
@@ -280,10 +278,12 @@ class CachedHttpSession(CachedSession, OriginSession):
         headers = request_headers(headers, expire_after, only_if_cached, refresh, force_refresh)
         # The cookies the request is prepared with come from the jar send() writes into.
         sender = self._hold_jar()
-        send = super(CacheMixin, self).request
         try:
-            with patch_form_boundary() if kwargs.get("files") else nullcontext():
-                return send(method, url, *args, headers=headers, **kwargs)  # type: ignore[misc]
+            # requests' own request(), past requests-cache's (which would take these options
+            # again): it prepares the request and calls this session's send(). A multipart
+            # upload gets requests' random boundary, so it is keyed on its own and never
+            # shared.
+            return Session.request(self, method, url, *args, headers=headers, **kwargs)  # type: ignore[misc]
         finally:
             self._private.cookies = sender
 
@@ -412,10 +412,11 @@ class CachedHttpSession(CachedSession, OriginSession):
         if reason not in self._unkeyed_reasons and len(self._unkeyed_reasons) < 64:
             self._unkeyed_reasons.add(reason)
             logger.warning("Requests sent around the cache: the key cannot account for %s", reason)
-        return self._uncached(super(CacheMixin, self).send(request, **kwargs))
+        return self._uncached(OriginSession.send(self, request, **kwargs))
 
     def _cached_send(self, request: PreparedRequest, **kwargs: Any) -> Any:
-        """requests-cache's ``CacheMixin.send``, with this project's policy and guards."""
+        """requests-cache's send flow (key, read, decide, send, store), with this project's
+        policy and guards."""
         # The caller's own conditions (revalidation adds the cache's to the same headers).
         conditions = {
             name: request.headers[name]
@@ -431,7 +432,7 @@ class CachedHttpSession(CachedSession, OriginSession):
             # Nothing has gone to the origin yet: the cache's failure is a miss.
             self.stats.add("errors")
             logger.warning("Cache lookup failed, request sent uncached: %r", error)
-            return self._uncached(super(CacheMixin, self).send(request, **kwargs))
+            return self._uncached(OriginSession.send(self, request, **kwargs))
         if unkeyed is not None:  # sent outside the handler: the caller's error is its own
             return self._unkeyed(unkeyed, request, **kwargs)
         response: Any
@@ -692,7 +693,7 @@ class CachedHttpSession(CachedSession, OriginSession):
     ) -> Any:
         request = actions.update_request(request)
         # The origin: its errors are the caller's, exactly as without a cache.
-        response = super(CacheMixin, self).send(request, **kwargs)
+        response = OriginSession.send(self, request, **kwargs)
         # This container's refresh of the key is done: its next expiry asks for a lease anew.
         with self._leases_lock:
             self._leases_asked.pop(actions.cache_key)
