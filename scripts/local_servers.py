@@ -397,3 +397,74 @@ class OriginServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# A raw origin: answers each connection with canned bytes (or a function of the socket), for
+# what OriginServer cannot send (slow drips, broken framing).
+
+RawAnswer = Callable[[socket.socket], None]
+
+
+class RawOrigin:
+    """An origin on a raw socket, for what OriginServer cannot send (a body dripped slowly,
+    broken framing): each path's answer writes to the connection itself."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, RawAnswer] = {}
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(32)
+        self.port = self.listener.getsockname()[1]
+        self.closed = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _serve(self) -> None:
+        while not self.closed.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn: socket.socket) -> None:
+        with contextlib.suppress(OSError), conn:
+            conn.settimeout(10)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            path = data.split(b" ", 2)[1].decode()
+            answer = self.answers.get(path)
+            if answer is not None:
+                answer(conn)
+
+    def close(self) -> None:
+        self.closed.set()
+        self.listener.close()
+
+
+def canned(data: bytes) -> RawAnswer:
+    return lambda conn: conn.sendall(data)
+
+
+def dripped(chunks: int = 20, interval: float = 0.3) -> RawAnswer:
+    """Headers at once, then a chunked body of ``chunks`` bytes ``x``, one every ``interval``
+    seconds (a feed, a log tail, server-sent events)."""
+
+    def answer(conn: socket.socket) -> None:
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: max-age=600\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+        for _ in range(chunks):
+            conn.sendall(b"1\r\nx\r\n")
+            time.sleep(interval)
+        conn.sendall(b"0\r\n\r\n")
+
+    return answer

@@ -19,6 +19,7 @@ from scripts.local_servers import (
     DynamoDbProxy,
     MotoServer,
     OriginServer,
+    RawOrigin,
     create_cache_table,
     dynamodb_client,
 )
@@ -99,3 +100,12 @@ def bucket(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> str:
     name = f"large-bodies-{next(_table_numbers)}"
     boto3.client("s3", endpoint_url=moto_server.endpoint).create_bucket(Bucket=name)
     return name
+
+
+@pytest.fixture
+def raw_origin() -> Iterator[RawOrigin]:
+    """An origin on a raw socket (scripts/local_servers.py), for answers OriginServer cannot
+    send."""
+    server = RawOrigin()
+    yield server
+    server.close()

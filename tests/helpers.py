@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import json
+from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 from lambda_http_cache import DynamoDbCache
@@ -10,6 +14,8 @@ from lambda_http_cache.session import CachedHttpSession
 from lambda_http_cache.sharing import SharingPolicy
 from lambda_http_cache.table import bounded_config
 from requests_cache.models.response import CachedResponse
+
+from scripts.local_servers import OriginServer, Route, SeenRequest
 
 BACKEND_OPTIONS = (
     "namespace",
@@ -56,3 +62,45 @@ def encode_response(table_key: str, namespace: str, response: CachedResponse) ->
         response, key_fingerprint(table_key)
     )
     return encode_entry(table_key, namespace, entry)
+
+
+# Invoking a decorated handler as Lambda does, against pages that show what a request carried.
+
+PRIVATE = {"Content-Type": "application/json", "Cache-Control": "private, no-store"}
+_request_ids = itertools.count(1)
+
+
+def next_request_id() -> str:
+    return f"request-{next(_request_ids)}"
+
+
+def invoke(handler: Callable[..., Any], event: Any = None) -> Any:
+    """One invocation, as Lambda makes it."""
+    return handler(event or {}, SimpleNamespace(aws_request_id=next_request_id()))
+
+
+def echo(origin: OriginServer, path: str = "/echo") -> str:
+    """A private, never stored page that shows the request as the origin received it."""
+
+    def respond(seen: SeenRequest) -> Route:
+        body = json.dumps({"path": seen.path, "headers": seen.headers}).encode()
+        return Route(body, PRIVATE)
+
+    return origin.respond(path, respond)
+
+
+def login_and_account(origin: OriginServer) -> tuple[str, str]:
+    """A login that sets a session cookie, and an account page that shows whose cookie came
+    with the request: private, no-store, so no cache ever holds it."""
+    login = origin.respond(
+        "/login",
+        lambda seen: Route(
+            b"{}", {"Set-Cookie": "sid=alice-sid; Path=/", "Cache-Control": "no-store"}
+        ),
+    )
+
+    def account(seen: SeenRequest) -> Route:
+        signed_in = "sid=alice-sid" in seen.headers.get("Cookie", "")
+        return Route(json.dumps({"user": "alice" if signed_in else None}).encode(), PRIVATE)
+
+    return login, origin.respond("/account", account)

@@ -7,34 +7,25 @@ hang or take unbounded memory or time beyond what requests itself would."""
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import json
-import socket
-import threading
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from http.cookiejar import DefaultCookiePolicy
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import requests
-from lambda_http_cache import cached_http, decorator, get_session
+from lambda_http_cache import cached_http, decorator
 from lambda_http_cache.item import iso_time
 from lambda_http_cache.session import CachedHttpSession
 from requests.adapters import HTTPAdapter
-from requests.auth import HTTPBasicAuth
 
-from scripts.local_servers import OriginServer, Route, SeenRequest
-from tests.helpers import cached_session, scan_all
+from scripts.local_servers import OriginServer, RawOrigin, Route, SeenRequest, canned
+from tests.helpers import cached_session, echo, invoke, scan_all
 
-PRIVATE = {"Content-Type": "application/json", "Cache-Control": "private, no-store"}
 CACHEABLE = {"Content-Type": "application/json", "Cache-Control": "max-age=600"}
 PATIENT: dict[str, Any] = {"metrics": False, "connect_timeout": 10, "read_timeout": 10}
-_request_ids = itertools.count(1)
 _paths = itertools.count(1)
 
 
@@ -44,193 +35,7 @@ def fresh_container(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(decorator, "_container_session", None)
 
 
-def invoke(handler: Callable[..., Any], event: Any = None) -> Any:
-    """One invocation, as Lambda makes it."""
-    return handler(event or {}, SimpleNamespace(aws_request_id=f"request-{next(_request_ids)}"))
-
-
-def echo(origin: OriginServer, path: str = "/echo") -> str:
-    """A private, never stored page that shows the request as the origin received it."""
-
-    def respond(seen: SeenRequest) -> Route:
-        return Route(json.dumps({"path": seen.path, "headers": seen.headers}).encode(), PRIVATE)
-
-    return origin.respond(path, respond)
-
-
-def login_and_account(origin: OriginServer) -> tuple[str, str]:
-    login = origin.respond(
-        "/login",
-        lambda seen: Route(
-            b"{}", {"Set-Cookie": "sid=alice-sid; Path=/", "Cache-Control": "no-store"}
-        ),
-    )
-
-    def account(seen: SeenRequest) -> Route:
-        signed_in = "sid=alice-sid" in seen.headers.get("Cookie", "")
-        return Route(json.dumps({"user": "alice" if signed_in else None}).encode(), PRIVATE)
-
-    return login, origin.respond("/account", account)
-
-
-# A raw origin: answers each connection with canned bytes (or a function of the socket), for
-# what OriginServer cannot send (slow drips, broken framing).
-
-RawAnswer = Callable[[socket.socket], None]
-
-
-class RawOrigin:
-    def __init__(self) -> None:
-        self.answers: dict[str, RawAnswer] = {}
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(32)
-        self.port = self.listener.getsockname()[1]
-        self.closed = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def _serve(self) -> None:
-        while not self.closed.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
-
-    def _one(self, conn: socket.socket) -> None:
-        with contextlib.suppress(OSError), conn:
-            conn.settimeout(10)
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-            path = data.split(b" ", 2)[1].decode()
-            answer = self.answers.get(path)
-            if answer is not None:
-                answer(conn)
-
-    def close(self) -> None:
-        self.closed.set()
-        self.listener.close()
-
-
-@pytest.fixture
-def raw_origin() -> Iterator[RawOrigin]:
-    server = RawOrigin()
-    yield server
-    server.close()
-
-
-def canned(data: bytes) -> RawAnswer:
-    return lambda conn: conn.sendall(data)
-
-
 # Per-invocation state ---------------------------------------------------------------------
-
-
-def test_an_auth_object_changed_in_place_is_undone_at_the_next_invocation(
-    table_name: str, origin: OriginServer
-) -> None:
-    """Init sets ``session.auth = HTTPBasicAuth("catalog", ...)``; one invocation changes
-    that object's username and password in place (a handler acting for one caller). The
-    next invocation must send init's credentials, not the previous caller's."""
-    url = echo(origin)
-
-    @cached_http(**PATIENT)
-    def handler(event: Any, context: Any, session: CachedHttpSession) -> Any:
-        if event.get("as"):
-            session.auth.username = event["as"]  # type: ignore[union-attr]
-            session.auth.password = "alice-password"  # type: ignore[union-attr]
-        return session.get(url).json()["headers"].get("Authorization")
-
-    session = get_session()
-    session.auth = HTTPBasicAuth("catalog", "catalog-password")
-    init = invoke(handler)
-    assert invoke(handler, {"as": "alice"}) != init
-    assert invoke(handler) == init, "the previous caller's credentials went with this request"
-
-
-def test_a_cookie_policy_set_by_a_handler_is_undone_at_the_next_invocation(
-    table_name: str, origin: OriginServer
-) -> None:
-    """One invocation sets a cookie policy on the session's jar
-    (``session.cookies.set_policy``). The jar object is put back in place, but its policy
-    is part of the jar's state: the next invocation must log in and use its cookie as usual."""
-    login, account = login_and_account(origin)
-
-    @cached_http(**PATIENT)
-    def handler(event: Any, context: Any, session: CachedHttpSession) -> Any:
-        if event.get("block"):
-            session.cookies.set_policy(DefaultCookiePolicy(blocked_domains=["127.0.0.1"]))
-            return None
-        session.post(login)
-        return session.get(account).json()["user"]
-
-    assert invoke(handler) == "alice"
-    invoke(handler, {"block": True})
-    assert invoke(handler) == "alice", "the previous invocation's cookie policy is still in force"
-
-
-def test_a_handler_thread_that_lands_in_the_next_invocation_leaves_it_no_cookie(
-    table_name: str, origin: OriginServer
-) -> None:
-    """A handler starts a thread that logs in (a slow origin) and returns without waiting
-    for it. In Lambda the thread is frozen with the environment and thaws in the next
-    invocation, whose jar begin_invocation has just reset: the login's Set-Cookie must not
-    land in that invocation's jar and go with another caller's requests."""
-    gate = threading.Event()
-    origin.respond(
-        "/slow-login",
-        lambda seen: (
-            gate.wait(10),
-            Route(b"{}", {"Set-Cookie": "sid=alice-sid; Path=/", "Cache-Control": "no-store"}),
-        )[1],
-    )
-    _, account = login_and_account(origin)
-    threads: list[threading.Thread] = []
-
-    @cached_http(**PATIENT)
-    def handler(event: Any, context: Any, session: CachedHttpSession) -> Any:
-        if event.get("alice"):
-            thread = threading.Thread(target=session.post, args=(origin.url("/slow-login"),))
-            thread.start()
-            threads.append(thread)
-            return None
-        gate.set()  # alice's thread, thawed, gets its answer during bob's invocation
-        threads[0].join(10)
-        return session.get(account).json()["user"]
-
-    invoke(handler, {"alice": True})
-    assert invoke(handler) is None, "bob's request went with alice's session cookie"
-
-
-def test_two_decorated_handlers_reset_the_session_get_session_returns(
-    table_name: str, origin: OriginServer
-) -> None:
-    """A module decorates two handlers; the function is configured with the second, whose
-    helper code uses ``get_session()`` (README: code outside the handler calls it and gets
-    the same session). A login through it in one invocation must be gone at the next."""
-    login, account = login_and_account(origin)
-
-    @cached_http(**PATIENT)
-    def first(event: Any, context: Any, session: CachedHttpSession) -> Any:
-        return None
-
-    @cached_http(**PATIENT)
-    def second(event: Any, context: Any, session: CachedHttpSession) -> Any:
-        helper = get_session()
-        if event.get("password"):
-            helper.post(login)
-        return helper.get(account).json()["user"]
-
-    assert invoke(second, {"password": "pw"}) == "alice"
-    assert invoke(second) is None, "the previous invocation's login cookie went with this one"
 
 
 def test_state_is_reset_after_a_handler_that_raised(table_name: str, origin: OriginServer) -> None:
@@ -357,40 +162,13 @@ def test_a_refresh_that_follows_a_redirect_setting_a_cookie_leaves_it_to_nobody(
 # Hostile origins ---------------------------------------------------------------------------
 
 
-def test_a_streamed_request_to_a_slow_drip_returns_when_requests_would(
-    table_name: str, raw_origin: RawOrigin
-) -> None:
-    """An origin sends its headers at once, then a body one small chunk every 0.3 s (a
-    feed, a log tail, server-sent events). With ``stream=True`` requests returns as soon as
-    the headers are in, and the caller reads at its own pace (or stops). The cache must not
-    make the caller wait for the whole body before it gets the response."""
-
-    def drip(conn: socket.socket) -> None:
-        conn.sendall(
-            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: max-age=600\r\n"
-            b"Transfer-Encoding: chunked\r\n\r\n"
-        )
-        for _ in range(20):  # 6 s in all
-            conn.sendall(b"1\r\nx\r\n")
-            time.sleep(0.3)
-        conn.sendall(b"0\r\n\r\n")
-
-    raw_origin.answers["/feed"] = drip
-    url = raw_origin.url("/feed")
-    plain = requests.Session()
-    started = time.monotonic()
-    with plain.get(url, stream=True, timeout=5) as response:
-        assert response.status_code == 200
-    without_cache = time.monotonic() - started
-    assert without_cache < 1.0
-    session = cached_session(table_name)
-    started = time.monotonic()
-    response = session.get(url, stream=True, timeout=5)
-    with_cache = time.monotonic() - started
-    first = next(response.iter_content(1))
-    response.close()
-    assert first == b"x"
-    assert with_cache < 1.5, f"stream=True waited {with_cache:.1f} s for the whole body"
+def outcome(call: Callable[[], requests.Response]) -> Any:
+    """What the caller sees: the status and body, or the type of the error."""
+    try:
+        response = call()
+        return response.status_code, response.content
+    except Exception as error:
+        return type(error).__name__
 
 
 HOSTILE_RAW: dict[str, bytes] = {
@@ -427,15 +205,6 @@ HOSTILE_RAW: dict[str, bytes] = {
     b"Cache-Control: max-age=99999999999999999999999999999, s-maxage=1e400\r\n"
     b"Content-Length: 2\r\nConnection: close\r\n\r\nok",
 }
-
-
-def outcome(call: Callable[[], requests.Response]) -> Any:
-    """What the caller sees: the status and body, or the type of the error."""
-    try:
-        response = call()
-        return response.status_code, response.content
-    except Exception as error:
-        return type(error).__name__
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["read", "stream"])
@@ -762,64 +531,7 @@ def test_an_alias_cannot_reach_another_namespace(
         assert answer.json() == {"owner": "b"}, target
 
 
-# Two decorated handlers, SnapStart ---------------------------------------------------------
-
-
-def test_two_decorated_handlers_do_not_hold_each_invocation_to_its_timeout(
-    table_name: str, origin: OriginServer
-) -> None:
-    """A module decorates two handlers; each decorator starts its own work-after-response
-    runner (in Lambda, its own internal extension, which on every INVOKE event waits for
-    that invocation's handler to return). Lambda invokes only the configured handler, so
-    the other runner must not wait out the invocation's deadline for a handler that never
-    runs: it would keep every invocation alive until its timeout."""
-    url = echo(origin)
-
-    @cached_http(**PATIENT)
-    def first(event: Any, context: Any, session: CachedHttpSession) -> Any:
-        return None
-
-    seen: list[CachedHttpSession] = []
-
-    @cached_http(**PATIENT)
-    def second(event: Any, context: Any, session: CachedHttpSession) -> Any:
-        seen.append(session)
-        return session.get(url).status_code
-
-    first_runner = get_session().after_response
-    request_id = "request-of-the-second-handler"
-    assert second({}, SimpleNamespace(aws_request_id=request_id)) == 200
-    assert seen[0].after_response is not first_runner  # two runners, as in Lambda
-    started = time.monotonic()
-    second_runner_done = seen[0].after_response.drain(request_id, 3.0)
-    assert second_runner_done == 0
-    assert time.monotonic() - started < 0.5
-    started = time.monotonic()
-    first_runner.drain(request_id, 3.0)  # what the first handler's extension does
-    waited = time.monotonic() - started
-    assert waited < 0.5, f"the other handler's runner held the invocation {waited:.1f} s"
-
-
-class ClosingFails(HTTPAdapter):
-    def close(self) -> None:
-        raise RuntimeError("close failed")
-
-
-def test_the_snapstart_hooks_never_fail_whatever_init_mounted(
-    table_name: str, origin: OriginServer
-) -> None:
-    """Init mounts an adapter whose close() raises. The SnapStart hooks (which close every
-    adapter's connections) must never fail the snapshot or the restore (snapstart.py)."""
-    from lambda_http_cache import snapstart
-
-    @cached_http(**PATIENT)
-    def handler(event: Any, context: Any, session: CachedHttpSession) -> Any:
-        return None
-
-    session = get_session()
-    session.mount("https://pinned.example/", ClosingFails())
-    snapstart.before_snapshot(session)
-    snapstart.after_restore(session)
+# Session settings replaced wholesale ---------------------------------------------------------
 
 
 def test_headers_replaced_by_a_non_mapping_are_undone(

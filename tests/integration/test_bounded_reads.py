@@ -6,10 +6,7 @@ requests reads the body whole itself, and the size limits apply as they always h
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import socket
-import threading
 import time
 import tracemalloc
 import zlib
@@ -20,7 +17,7 @@ import pytest
 import requests
 from urllib3.response import BaseHTTPResponse
 
-from scripts.local_servers import OriginServer, Route
+from scripts.local_servers import OriginServer, RawOrigin, Route, dripped
 from tests.helpers import cached_session, scan_all
 
 BOUND = 1024 * 1024  # max_body_bytes of every session here
@@ -80,63 +77,6 @@ def untouched(response: requests.Response) -> bool:
     """Whether ``response`` is as requests alone returns it for ``stream=True``: its body
     unread, its ``raw`` the origin's own urllib3 response."""
     return response._content is False and isinstance(response.raw, BaseHTTPResponse)
-
-
-class DripOrigin:
-    """An origin on a raw socket: headers at once, then a body of ``chunks`` bytes ``x``,
-    one every ``interval`` seconds, chunked (a feed, a log tail, server-sent events)."""
-
-    def __init__(self, chunks: int = 20, interval: float = 0.3) -> None:
-        self.chunks = chunks
-        self.interval = interval
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(8)
-        self.port = self.listener.getsockname()[1]
-        self.closed = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def _serve(self) -> None:
-        while not self.closed.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
-
-    def _drip(self, conn: socket.socket) -> None:
-        with contextlib.suppress(OSError), conn:
-            conn.settimeout(10)
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-            conn.sendall(
-                b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
-                b"Cache-Control: max-age=600\r\nTransfer-Encoding: chunked\r\n\r\n"
-            )
-            for _ in range(self.chunks):
-                if self.closed.is_set():
-                    return
-                conn.sendall(b"1\r\nx\r\n")
-                time.sleep(self.interval)
-            conn.sendall(b"0\r\n\r\n")
-
-    def close(self) -> None:
-        self.closed.set()
-        self.listener.close()
-
-
-@pytest.fixture
-def drip_origin() -> Iterator[DripOrigin]:
-    server = DripOrigin()
-    yield server
-    server.close()
 
 
 def test_a_streamed_gzip_bomb_is_not_read_by_the_cache_and_reaches_the_caller_whole(
@@ -206,12 +146,13 @@ def test_a_streamed_request_is_served_what_a_request_without_stream_stored(
 
 
 def test_a_streamed_request_to_a_slow_drip_returns_as_fast_as_requests_would(
-    table_name: str, drip_origin: DripOrigin, ddb: Any
+    table_name: str, raw_origin: RawOrigin, ddb: Any
 ) -> None:
     """With ``stream=True`` requests returns as soon as the headers are in, and the caller
     reads at its own pace (or stops); the cache must not make it wait for the whole body
     (here 6 s of it)."""
-    url = drip_origin.url("/feed")
+    raw_origin.answers["/feed"] = dripped()
+    url = raw_origin.url("/feed")
     started = time.monotonic()
     with requests.Session().get(url, stream=True, timeout=5) as response:
         assert response.status_code == 200

@@ -26,11 +26,10 @@ from requests.cookies import RequestsCookieJar
 from requests_cache.policy import CacheSettings
 
 from scripts.local_servers import OriginServer, Route, SeenRequest
+from tests.helpers import echo, invoke, login_and_account, next_request_id
 
-PRIVATE = {"Content-Type": "application/json", "Cache-Control": "private, no-store"}
 # No metrics documents; generous bounds on table calls (these tests pin behaviour, not time).
 PATIENT: dict[str, Any] = {"metrics": False, "connect_timeout": 10, "read_timeout": 10}
-_request_ids = itertools.count(1)
 _paths = itertools.count(1)
 
 
@@ -38,38 +37,6 @@ _paths = itertools.count(1)
 def fresh_container(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test is a new container: no session built yet."""
     monkeypatch.setattr(decorator, "_container_session", None)
-
-
-def invoke(handler: Callable[..., Any], event: Any = None) -> Any:
-    """One invocation, as Lambda makes it."""
-    return handler(event or {}, SimpleNamespace(aws_request_id=f"request-{next(_request_ids)}"))
-
-
-def echo(origin: OriginServer, path: str = "/echo") -> str:
-    """A private, never stored page that shows the request as the origin received it."""
-
-    def respond(seen: SeenRequest) -> Route:
-        body = json.dumps({"path": seen.path, "headers": seen.headers}).encode()
-        return Route(body, PRIVATE)
-
-    return origin.respond(path, respond)
-
-
-def login_and_account(origin: OriginServer) -> tuple[str, str]:
-    """A login that sets a session cookie, and an account page that shows whose cookie came
-    with the request: private, no-store, so no cache ever holds it."""
-    login = origin.respond(
-        "/login",
-        lambda seen: Route(
-            b"{}", {"Set-Cookie": "sid=alice-sid; Path=/", "Cache-Control": "no-store"}
-        ),
-    )
-
-    def account(seen: SeenRequest) -> Route:
-        signed_in = "sid=alice-sid" in seen.headers.get("Cookie", "")
-        return Route(json.dumps({"user": "alice" if signed_in else None}).encode(), PRIVATE)
-
-    return login, origin.respond("/account", account)
 
 
 def test_a_login_cookie_does_not_go_with_the_next_callers_requests(
@@ -147,7 +114,7 @@ def test_a_refresh_after_the_response_leaves_its_cookie_to_nobody(
     session.after_response.extension = object()  # type: ignore[assignment]  # as registered
 
     def invoke_in_lambda(event: dict[str, Any]) -> Any:
-        request_id = f"request-{next(_request_ids)}"
+        request_id = next_request_id()
         answer = handler(event, SimpleNamespace(aws_request_id=request_id))
         extension = threading.Thread(target=session.after_response.drain, args=(request_id, 10))
         extension.start()
