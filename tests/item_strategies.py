@@ -127,7 +127,6 @@ ATTRIBUTES = (
     "next",
     "target",
     "hop",
-    "vary",
     "holder",
     "since",
     "until",

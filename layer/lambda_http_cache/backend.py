@@ -325,15 +325,12 @@ class DynamoDbCache(BaseCache):
     # Reads --------------------------------------------------------------------------------
 
     def get_response(
-        self, key: str, default: Any = None, *, request: Any = None, follow_aliases: bool = True
+        self, key: str, default: Any = None, *, follow_aliases: bool = True
     ) -> CachedResponse | None:
-        """The memory tier first; then one GetItem (a second only for a redirect alias, which
-        is followed only for a ``request`` whose headers its ``Vary`` allows)."""
+        """The memory tier first; then one GetItem (a second only for a redirect alias, unless
+        ``follow_aliases`` is off: an alias is then a miss)."""
         with self._never_raising("Cache read failed, treated as a miss"):
-            headers = getattr(request, "headers", None)
-            entry = self.responses.lookup(
-                key, request_headers=headers, follow_aliases=follow_aliases
-            )
+            entry = self.responses.lookup(key, follow_aliases=follow_aliases)
             if entry is not None:
                 return entry.to_response(key)
         missing: CachedResponse | None = default
@@ -392,29 +389,29 @@ class DynamoDbCache(BaseCache):
     ) -> Iterator[tuple[str, Alias]]:
         """The aliases of a followed chain, from its last redirect back: each redirect is a
         response, judged by the rules of responses (refusals, freshness). An alias lives no
-        longer than its target nor any redirect from its own on, and records the request
-        headers their ``Vary`` names. A redirect that may not be stored ends the chain's
-        aliases there: no request before it gets one."""
+        longer than its target nor any redirect from its own on. A redirect that may not be
+        stored ends the chain's aliases there (no request before it gets one), and so does
+        one that varies: an alias is looked up by its key alone, with no request to match
+        a Vary against."""
         now = datetime.now(UTC)
-        vary: dict[str, str] = {}
         seen: set[str] = set()
         for hop in range(len(response.history) - 1, -1, -1):
             redirect = response.history[hop]
             until = redirect_expires(redirect, self._settings, heuristic=self.heuristic, now=now)
-            if until is False or self._sharing().refusal(redirect) is not None:
+            if (
+                until is False
+                or vary_names(redirect.headers)
+                or self._sharing().refusal(redirect) is not None
+            ):
                 return
             if until is not None and (expires is None or until < expires):
                 expires = until
-            request_headers: Mapping[str, Any] = redirect.request.headers or {}
-            for name in vary_names(redirect.headers):
-                if not self.policy.is_credential(name):
-                    vary.setdefault(name, str(request_headers.get(name, "")))
             key = (
                 cache_key if hop == 0 else self.create_key(redirect.request, follow_redirects=True)
             )
             if key not in seen:
                 seen.add(key)
-                yield key, Alias(target, expires, hop, tuple(sorted(vary.items())))
+                yield key, Alias(target, expires, hop)
 
     def invalidate(self, request: Any, response: Response) -> None:
         """After a successful unsafe request (POST, PUT, PATCH, DELETE...): tombstones under

@@ -306,24 +306,14 @@ class Alias(NamedTuple):
     """A redirect alias: the request stored under its key was redirected, joining at hop
     ``hop`` the chain whose final response is stored under ``target`` (a cache key of the
     same namespace). It expires no later than that response, nor than any redirect of the
-    chain from its hop on; ``vary`` holds the request headers those redirects' ``Vary`` named
-    (lower-case names, the values sent): it leads only requests that send the same."""
+    chain from its hop on."""
 
     target: str
     expires: datetime | None
     hop: int = 0
-    vary: Headers = ()
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires is not None and self.expires <= now
-
-    def matches(self, request_headers: Mapping[str, Any] | None) -> bool:
-        """Whether a request with ``request_headers`` (None: unknown) may follow this alias."""
-        if not self.vary:
-            return True
-        if request_headers is None:
-            return False
-        return all(str(request_headers.get(name, "")) == value for name, value in self.vary)
 
 
 def encode_redirect(key: str, namespace: str, alias: Alias) -> Item:
@@ -336,8 +326,6 @@ def encode_redirect(key: str, namespace: str, alias: Alias) -> Item:
         "target": _s(alias.target),
         "hop": _n(alias.hop),
     }
-    if alias.vary:
-        item["vary"] = _headers(alias.vary)
     if alias.expires is not None:
         item["expires"] = _s(alias.expires.isoformat())
         item["ttl"] = _n(expires_epoch(alias.expires))
@@ -563,12 +551,10 @@ def decode_alias(item: Mapping[str, Any]) -> Alias:
         raise ItemError("alias target is in another credential partition")
     hop = _get(item, "hop", "N", required=False)
     expires = _get(item, "expires", "S", required=False)
-    vary = _get(item, "vary", "M", required=False)
     return Alias(
         target=target,
         expires=_decode_datetime(expires, "expires") if expires is not None else None,
         hop=_decode_int(hop, "hop", 0, MAX_HOPS) if hop is not None else 0,
-        vary=_decode_headers(vary, "vary") if vary is not None else (),
     )
 
 

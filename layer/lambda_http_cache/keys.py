@@ -64,9 +64,6 @@ class Transport(NamedTuple):
     tenant: str = ""
 
 
-DEFAULT_TRANSPORT = Transport()
-
-
 class UnkeyedRequest(Exception):
     """A request with an option the key cannot account for (the message says which)."""
 

@@ -681,7 +681,7 @@ class CachedHttpSession(CachedSession, OriginSession):
         and never a redirect alias, so it follows none: an alias under one of its keys was
         not written by it, and is a miss."""
         if isinstance(self.cache, DynamoDbCache):
-            return self.cache.get_response(key, request=request, follow_aliases=False)
+            return self.cache.get_response(key, follow_aliases=False)
         return self.cache.get_response(key)
 
     def _send_and_cache(

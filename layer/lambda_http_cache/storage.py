@@ -170,15 +170,13 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
         *,
         follow_aliases: bool = True,
         consistent: bool = False,
-        request_headers: Mapping[str, Any] | None = None,
         chain_history: bool = False,
     ) -> Entry | None:
         """The entry for ``key``: the memory tier first, then one GetItem (a second to follow
         a redirect alias). None for a miss, a failed call or an unreadable item. With
         ``consistent``, the table as it is now: a strongly consistent GetItem, past the memory
         tier (which it then updates), how a container waiting for another's write sees it.
-        An alias is followed only for ``request_headers`` its redirects' ``Vary`` allows
-        (unknown headers allow none that varies). An entry found under its own key is served
+        An entry found under its own key is served
         without the redirect history of the chain that stored it (unless ``chain_history``):
         that history belongs to the requests whose aliases lead there."""
         table_key = self.table_key(key)
@@ -189,7 +187,7 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
             self.stats.add("memory_hits")
             return cached if chain_history else cached.with_history_from(len(cached.history))
         if isinstance(cached, Alias):
-            if not (follow_aliases and cached.matches(request_headers)):
+            if not follow_aliases:
                 return None
             return self._follow(cached, key)
         # None: the table's own setting (consistent_read); True forces a consistent read.
@@ -209,7 +207,7 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
                     return None
                 if self.memory is not None:
                     self.memory.put(table_key, alias)
-                return self._follow(alias, key) if alias.matches(request_headers) else None
+                return self._follow(alias, key)
             entry = self._decode(item, table_key)
         except ItemError as error:
             self.stats.add("unreadable")
