@@ -7,6 +7,7 @@ operation finds the table missing: provisioning belongs to CDK or CloudFormation
 
 from __future__ import annotations
 
+import copy
 import inspect
 import logging
 import os
@@ -15,6 +16,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from boto3.resources.base import ServiceResource
+from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -30,6 +33,19 @@ logger = logging.getLogger(__name__)
 SESSION_KWARGS = frozenset(inspect.signature(boto3.Session.__init__).parameters) - {"self"}
 CLIENT_KWARGS = frozenset(
     {"endpoint_url", "config", "verify", "use_ssl", "api_version", "region_name"}
+)
+# What boto3 registers on a DynamoDB resource's client (boto3/dynamodb/transform.py): Python
+# values in, Python values out. The cache speaks typed attribute values, which these handlers
+# would wrap once more ({"S": k} sent as {"M": {"S": {"S": k}}}) and unwrap in answers.
+HIGH_LEVEL_HANDLERS = (
+    ("provide-client-params.dynamodb", "dynamodb-create-params-copy"),
+    ("before-parameter-build.dynamodb", "dynamodb-condition-expression"),
+    ("before-parameter-build.dynamodb", "dynamodb-attr-value-input"),
+    ("after-call.dynamodb", "dynamodb-attr-value-output"),
+)
+CONNECTION_KINDS = (
+    "a boto3 DynamoDB client, resource or Table (boto3.client('dynamodb'), "
+    "boto3.resource('dynamodb'), resource.Table(name)) or a boto3 Session"
 )
 BATCH_WRITE_LIMIT = 25
 BATCH_WRITE_ATTEMPTS = 8  # times a batch is sent before what is left unprocessed is an error
@@ -55,21 +71,81 @@ def make_client(
     config: Config | None = None,
     **kwargs: Any,
 ) -> DynamoDBClient:
-    """A DynamoDB client: ``connection`` itself (a client, or a boto3 resource's client), or a
-    new one from boto3 session/client keywords, bounded by :func:`bounded_config` unless
-    ``config`` says otherwise. The endpoint comes from boto3's own settings
-    (``AWS_ENDPOINT_URL_DYNAMODB``) unless ``endpoint_url`` is given."""
-    if connection is not None:
-        meta_client = getattr(getattr(connection, "meta", None), "client", None)
-        return meta_client if meta_client is not None else connection  # type: ignore[no-any-return]
+    """A low-level DynamoDB client: the one ``connection`` stands for (see
+    :func:`connection_client`), or a new one from boto3 session/client keywords, bounded by
+    :func:`bounded_config` unless ``config`` says otherwise. The endpoint comes from boto3's own
+    settings (``AWS_ENDPOINT_URL_DYNAMODB``) unless ``endpoint_url`` is given. A boto3
+    ``Session`` as ``connection`` makes the new client from that session."""
     config = config or bounded_config()
     session_kwargs = {k: v for k, v in kwargs.items() if k in SESSION_KWARGS}
     client_kwargs = {k: v for k, v in kwargs.items() if k in CLIENT_KWARGS - {"region_name"}}
+    if isinstance(connection, boto3.Session):
+        # The session's own credentials and profile; only the region may be given again.
+        if set(session_kwargs) - {"region_name"}:
+            raise TypeError(
+                "connection is a boto3 Session: give "
+                f"{', '.join(sorted(set(session_kwargs) - {'region_name'}))} to the Session"
+            )
+        if "region_name" in session_kwargs:
+            client_kwargs["region_name"] = session_kwargs["region_name"]
+        elif connection.region_name is None:
+            client_kwargs.update(region_fallback())
+        return connection.client("dynamodb", config=config, **client_kwargs)
+    if connection is not None:
+        return connection_client(connection)
     if "region_name" not in session_kwargs:
         client_kwargs.update(region_fallback())
     if session_kwargs:
         return boto3.Session(**session_kwargs).client("dynamodb", config=config, **client_kwargs)
     return boto3.client("dynamodb", config=config, **client_kwargs)
+
+
+def connection_client(connection: Any) -> DynamoDBClient:
+    """The low-level client behind a DynamoDB client, resource or ``Table``, as the table
+    needs it: without the typing a resource adds to its client; a :class:`TypeError` for
+    anything else (another service's client or resource too), before any call is made.
+
+    A client is used as it is. A resource's client (``resource.meta.client``, shared by its
+    tables) carries boto3's high-level handlers, which would turn every typed attribute value
+    the cache sends into a map of it: every call would fail ("Type mismatch for key"). The
+    cache uses a copy of that client without them: same credentials, endpoint, settings and
+    connection pool; the resource itself is left as it was."""
+    client = connection.meta.client if isinstance(connection, ServiceResource) else connection
+    if not isinstance(client, BaseClient):
+        raise TypeError(
+            f"connection must be {CONNECTION_KINDS}, not {type(connection).__qualname__}"
+        )
+    service = client.meta.service_model.service_name
+    if service != "dynamodb":
+        kind = "resource" if client is not connection else "client"
+        raise TypeError(f"connection must be {CONNECTION_KINDS}, not a {service} {kind}")
+    if client is connection and not has_high_level_handlers(client):
+        return client  # type: ignore[no-any-return]
+    return without_high_level_handlers(client)
+
+
+def has_high_level_handlers(client: BaseClient) -> bool:
+    """Whether ``client`` carries boto3's resource-level handlers (a resource's client passed
+    as a client). botocore keeps the handlers' ids in its emitter."""
+    emitter = getattr(client.meta.events, "_emitter", client.meta.events)
+    ids = getattr(emitter, "_unique_id_handlers", None) or {}
+    return any(unique_id in ids for _, unique_id in HIGH_LEVEL_HANDLERS)
+
+
+def without_high_level_handlers(client: BaseClient) -> DynamoDBClient:
+    """A copy of ``client`` sharing everything (credentials, endpoint, connection pool,
+    settings) but its event handlers, from which boto3's resource-level ones are removed.
+    botocore gives every client its own copy of its session's handlers the same way."""
+    events = copy.copy(client.meta.events)
+    for event_name, unique_id in HIGH_LEVEL_HANDLERS:
+        events.unregister(event_name, unique_id=unique_id)
+    # Not copy.copy(client): botocore's client answers unknown attributes through its own
+    # meta, which a half-built copy does not have yet.
+    low_level = object.__new__(type(client))
+    low_level.__dict__.update(vars(client))
+    low_level.meta = copy.copy(client.meta)
+    low_level.meta.events = events
+    return low_level  # type: ignore[return-value]
 
 
 class CacheTable:
