@@ -1,16 +1,14 @@
-"""requests-cache backend storing responses and redirect aliases in one DynamoDB table.
+"""The cache over one DynamoDB table, as the sessions see it: keys (with the credential
+partition of sharing.py), reads, writes, leases, invalidation, maintenance, and the rule that
+none of its calls raises into a request.
 
-``DynamoDbCache`` is a drop-in replacement for ``requests_cache.DynamoDbCache``: same
-constructor, usable as ``CachedSession(backend=DynamoDbCache(...))``. Unlike it, numbers in
-bodies round-trip, bodies come back byte for byte, construction makes no network call, scans
-read every page, and redirect aliases live in the table where every container sees them.
-
-The cache owns what requests-cache asks of a backend: keys (with the credential partition of
-sharing.py), redirect aliases, invalidation, and the rule that none of its calls raises into
-a request. What lies between a response and the table (rules on write, encoding, limits, the
-bucket, the memory tier) is the storages' (storage.py). :meth:`DynamoDbCache.from_config` is
-how a :class:`~.config.CacheConfig` becomes a cache; the constructor keeps requests-cache's
-keywords.
+Numbers in bodies round-trip, bodies come back byte for byte, construction makes no network
+call, scans read every page, and redirect aliases live in the table where every container
+sees them. What lies between a response and the table (rules on write, encoding, limits, the
+bucket, the memory tier) is the storages' (storage.py). :meth:`SharedCache.from_config` is
+how a :class:`~.config.CacheConfig` becomes a cache; the constructor takes requests-cache's
+``DynamoDbCache`` keywords, and ``DynamoDbCache`` (backend.py) is this cache as a
+requests-cache backend.
 """
 
 from __future__ import annotations
@@ -18,16 +16,14 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import NoRegionError
-from requests import PreparedRequest, Response
-from requests_cache.backends.base import BaseCache
-from requests_cache.models.response import CachedResponse
+from requests import PreparedRequest, Request, Response
 
 from .bounded import BoundedMemo
 from .breaker import CircuitBreaker
@@ -41,14 +37,17 @@ from .config import (
     ConfigError,
     validate_namespace,
 )
+from .core.expiration import utcnow
+from .core.rules import redirect_expires
+from .core.settings import CacheSettings
 from .guard import StoreGuard
-from .item import Alias, key_fingerprint
+from .item import Alias, Entry, key_fingerprint
 from .keys import Transport, stamp, stamped_transport, transport_of
 from .large_objects import LargeObjectStore
 from .memory import MemoryTier
 from .observability import Tracing
-from .policy import redirect_expires
-from .sharing import SharingPolicy, vary_names
+from .response import CachedHttpResponse
+from .sharing import SETS_COOKIE, SharingPolicy, vary_names
 from .stats import CacheStats
 from .storage import RedirectStorage, ResponseStorage
 from .table import CacheTable, bounded_config, make_client, region_fallback
@@ -62,15 +61,16 @@ logger = logging.getLogger(__name__)
 KEY_MEMO_BYTES = 512 * 1024
 
 
-class DynamoDbCache(BaseCache):
-    """DynamoDB cache backend for requests-cache.
+class SharedCache:
+    """The shared cache in a DynamoDB table.
 
     Args:
         table_name: DynamoDB table name.
         create_table: Create the table (and enable TTL) if an operation finds it missing.
             Construction itself never calls DynamoDB.
         ttl: Write the ``ttl`` attribute (epoch seconds) from each response's expiration.
-        connection: A boto3 DynamoDB client or resource to use instead of a new client.
+        connection: A boto3 DynamoDB client, resource or ``Table``, or a boto3 ``Session``, to
+            use instead of a new client.
         namespace: Partition of the table this cache reads and writes (letters, digits,
             ``_ . -``, at most 64).
         consistent_read: Use strongly consistent reads (twice the read units).
@@ -121,7 +121,9 @@ class DynamoDbCache(BaseCache):
         if kwargs.pop("serializer", None) is not None:
             raise TypeError("DynamoDbCache stores its own item format; serializer is not used")
         validate_namespace(namespace)
-        super().__init__(cache_name=table_name)
+        self.cache_name = table_name
+        # The session's settings (it sets them: requests-cache's session does too).
+        self._settings: Any = CacheSettings()
         table = CacheTable(
             make_client(connection, config=config, **kwargs),
             table_name,
@@ -151,7 +153,6 @@ class DynamoDbCache(BaseCache):
         self.responses: ResponseStorage = ResponseStorage(
             table,
             namespace,
-            policy=self.policy,
             guard=guard,
             memory=memory,
             large_objects=large_objects,
@@ -160,9 +161,14 @@ class DynamoDbCache(BaseCache):
         self.redirects: RedirectStorage = RedirectStorage(
             table, namespace, guard=guard, memory=memory
         )
+        self.responses.write_response = self.store
         # Heuristic freshness (off in standards mode; the session sets it): for redirects.
         self.heuristic = True
         self._key_memo: BoundedMemo[tuple[Any, ...], str] = BoundedMemo(KEY_MEMO_BYTES)
+
+    def __repr__(self) -> str:
+        name, namespace = self.cache_name, self.namespace
+        return f"<{type(self).__name__}(table_name={name!r}, namespace={namespace!r})>"
 
     @classmethod
     def from_config(
@@ -173,7 +179,7 @@ class DynamoDbCache(BaseCache):
         s3_client: Any = None,
         stats: CacheStats | None = None,
         tracing: Tracing | None = None,
-    ) -> DynamoDbCache:
+    ) -> SharedCache:
         """The cache ``config`` describes: its table through a client bounded by the config's
         timeouts (or ``connection``), its bucket (through ``s3_client`` or a new client) if
         one is set. Makes no network call; a missing region is a :class:`ConfigError`."""
@@ -324,17 +330,14 @@ class DynamoDbCache(BaseCache):
 
     # Reads --------------------------------------------------------------------------------
 
-    def get_response(
-        self, key: str, default: Any = None, *, follow_aliases: bool = True
-    ) -> CachedResponse | None:
+    def get_response(self, key: str, default: Any = None, *, follow_aliases: bool = True) -> Any:
         """The memory tier first; then one GetItem (a second only for a redirect alias, unless
         ``follow_aliases`` is off: an alias is then a miss)."""
         with self._never_raising("Cache read failed, treated as a miss"):
             entry = self.responses.lookup(key, follow_aliases=follow_aliases)
             if entry is not None:
-                return entry.to_response(key)
-        missing: CachedResponse | None = default
-        return missing
+                return self.responses.to_response(entry, key)
+        return default
 
     # Coordination -------------------------------------------------------------------------
 
@@ -346,12 +349,12 @@ class DynamoDbCache(BaseCache):
             return self.responses.acquire_lease(key, seconds, stored_at)
         return None
 
-    def peek(self, key: str) -> CachedResponse | None:
+    def peek(self, key: str) -> Any:
         """The response the table holds for ``key`` now (strongly consistent); never raises."""
         with self._never_raising("Cache read failed, treated as a miss"):
             entry = self.responses.lookup(key, follow_aliases=False, consistent=True)
             if entry is not None:
-                return entry.to_response(key)
+                return self.responses.to_response(entry, key)
         return None
 
     # Writes -------------------------------------------------------------------------------
@@ -378,11 +381,57 @@ class DynamoDbCache(BaseCache):
             target = self.create_key(response.request, follow_redirects=True)
         else:
             target = cache_key
-        entry = self.responses.write(target, response, expires)
+        entry = self.store(target, response, expires)
         if entry is None or not response.history or getattr(response, "revalidated", False):
             return
         for alias_key, alias in self._chain_aliases(response, cache_key, target, entry.expires):
             self.redirects.write(alias_key, alias)
+
+    def store(self, key: str, response: Any, expires: datetime | None = None) -> Entry | None:
+        """The one write path: store ``response`` under ``key`` if the sharing rules allow it
+        (core/sharing.py), as the entry of it the table may hold; the entry stored, or None.
+        A response whose body is still unread (``stream=True``) is not stored: the cache never
+        reads a body the caller has not read. Raises nothing the table raises (storage.py
+        guards every call); a response that cannot be read as one raises."""
+        policy = self._sharing()
+        reason = policy.refusal(response)
+        if reason is None and not policy.matches(key, response.request):
+            # Key what was sent: an auth handler, a cookie set on a redirect or credentials
+            # dropped on the way made the response for other credentials than the key's.
+            reason = "credentials changed on the way"
+        if reason is None and getattr(response, "_content", None) is False:
+            # A stream=True response reaches the caller untouched, its raw stream the
+            # origin's own. (Without stream=True, requests has read the body whole.)
+            reason = "streamed: the cache does not read a body the caller may not read"
+        if reason is not None:
+            self.responses.forget(key)
+            self._refused(reason, response)
+            return None
+        # Over the transport of the request as sent.
+        entry = policy.to_entry(
+            response, key_fingerprint(key), stamped_transport(response.request), expires=expires
+        )
+        return self.responses.put(key, entry)
+
+    def _refused(self, reason: str, response: Any) -> None:
+        """Count and log a refusal."""
+        self.stats.add("not_stored")
+        logger.debug("Response not stored in the shared cache: %s", reason)
+        if reason != SETS_COOKIE:
+            return
+        self.stats.add("not_stored_set_cookie")
+        # A default that costs hits where every response sets a cookie (load balancer
+        # stickiness), so said where it shows: WARNING, since Lambda shows no INFO by default,
+        # but once per URL (scheme, host, path) and for a bounded number of URLs per
+        # container, so it cannot flood the log; the counter has every refusal.
+        shown = self.policy.first_cookie_refusal(str(response.url or ""))
+        if shown is not None:
+            logger.warning(
+                "Responses of %s are not stored in the shared cache: they set a cookie and are "
+                "not marked Cache-Control: public or s-maxage (set "
+                "HTTP_CACHE_SHARE_SET_COOKIE=true to store them without the cookie)",
+                shown,
+            )
 
     def _chain_aliases(
         self, response: Response, cache_key: str, target: str, expires: datetime | None
@@ -393,7 +442,7 @@ class DynamoDbCache(BaseCache):
         stored ends the chain's aliases there (no request before it gets one), and so does
         one that varies: an alias is looked up by its key alone, with no request to match
         a Vary against."""
-        now = datetime.now(UTC)
+        now = utcnow()
         seen: set[str] = set()
         for hop in range(len(response.history) - 1, -1, -1):
             redirect = response.history[hop]
@@ -429,31 +478,61 @@ class DynamoDbCache(BaseCache):
 
     # Maintenance --------------------------------------------------------------------------
 
+    def contains(
+        self,
+        key: str | None = None,
+        request: Any = None,
+        url: str | None = None,
+        verify: bool = True,
+    ) -> bool:
+        """Whether the cache holds ``key``, or a response for ``request`` (or a GET of
+        ``url``) as sent from this environment, ``verify``-ing or not: one the decorator's
+        session stored (the URL's own response) or requests-cache's (a followed chain's)."""
+        keys = [key] if key else []
+        if url:
+            request = Request("GET", url)
+        if request is not None and not key:
+            keys = self._keys_of(request, verify)
+        return any(k in self.responses or k in self.redirects for k in keys)
+
     def delete(
         self,
         *keys: str,
+        expired: bool = False,
+        invalid: bool = False,
+        older_than: Any = None,
         requests: Any = None,
         urls: Any = None,
         verify: bool = True,
-        **kwargs: Any,
     ) -> None:
         """As requests-cache's ``delete``; a failure is logged, never raised. ``requests`` and
         ``urls`` (GET) delete the entries of those requests as sent from this environment,
         with ``verify`` or without: the decorator's (each request's own response) and
         requests-cache's own session's (the end of a followed chain)."""
         with self._never_raising("Cache delete failed"):
-            derived = []
+            doomed = list(keys)
             for request in requests or ():
-                derived += self._keys_of(request, verify)
+                doomed += self._keys_of(request, verify)
             for url in urls or ():
-                prepared = PreparedRequest()
-                prepared.prepare(method="GET", url=url)
-                derived += self._keys_of(prepared, verify)
-            super().delete(*keys, *derived, **kwargs)
+                doomed += self._keys_of(Request("GET", url), verify)
+            if expired or invalid or older_than:
+                doomed += [
+                    response.cache_key
+                    for response in self.filter(
+                        valid=False, expired=expired, invalid=invalid, older_than=older_than
+                    )
+                ]
+            if doomed:
+                # Responses and aliases share the table's key space: one batch deletes both.
+                self.responses.bulk_delete(doomed)
 
     def _keys_of(self, request: Any, verify: bool) -> list[str]:
         if not isinstance(request, PreparedRequest):
             request = request.prepare()
+            if not isinstance(request, PreparedRequest):  # requests-cache's stored request
+                prepared = PreparedRequest()
+                prepared.prepare(method=request.method, url=request.url, headers=request.headers)
+                request = prepared
         transport = stamped_transport(request)
         if not verify:
             transport = transport._replace(verify=False)
@@ -472,23 +551,26 @@ class DynamoDbCache(BaseCache):
             self.stats.add("errors")
             logger.warning("%s: %r", failure, error)
 
-    def update(self, other: BaseCache) -> None:
+    def update(self, other: Any) -> None:
         """Copy every response of ``other`` (any requests-cache backend), each under the key
         this cache derives from its request: other backends derive keys their own way, so
         their keys (and their redirect aliases, which name them) are not copied."""
         for key in list(other.responses.keys()):
             with self._never_raising("Cache copy failed for one response"):
                 response = other.responses[key]
-                self.responses.write(self.create_key(response.request), response)
+                self.store(self.create_key(response.request), response)
 
     def _prune_redirects(self) -> None:
         """requests-cache scans every alias after each delete to drop dangling ones; here a
         dangling alias is a harmless miss that expires with its TTL, so no scan is made."""
 
     def clear(self) -> None:
-        if self.memory is not None:
-            self.memory.clear()
-        super().clear()  # type: ignore[no-untyped-call]
+        """Delete every response and alias of this cache's namespace."""
+        self.responses.clear()
+        self.redirects.clear()
+
+    def close(self) -> None:
+        """Nothing to close: the client's connections are botocore's."""
 
     def filter(
         self,
@@ -496,14 +578,14 @@ class DynamoDbCache(BaseCache):
         expired: bool = True,
         invalid: bool = False,
         older_than: Any = None,
-    ) -> Iterator[CachedResponse]:
+    ) -> Iterator[Any]:
         """As requests-cache's ``filter``, from one paginated scan instead of a GetItem per key."""
         if not any([valid, expired, invalid, older_than]):
             return
         for key, response in self.responses.entries():
             if response is None:
                 if invalid:
-                    placeholder = CachedResponse(status_code=504)
+                    placeholder = self._placeholder()
                     placeholder.cache_key = key
                     yield placeholder
             elif (
@@ -512,6 +594,10 @@ class DynamoDbCache(BaseCache):
                 or (older_than and response.is_older_than(older_than))
             ):
                 yield response
+
+    def _placeholder(self) -> Any:
+        """What ``filter(invalid=True)`` yields for an unreadable item."""
+        return CachedHttpResponse(status_code=504)
 
 
 def invalidated_requests(
@@ -551,3 +637,34 @@ def _hashable(value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return tuple(_hashable(v) for v in value)
     return value
+
+
+class DisabledCache:
+    """The cache of a session built with the cache turned off (``HTTP_CACHE_ENABLED=false``):
+    it holds nothing, and the session's settings say ``disabled``."""
+
+    heuristic = True
+
+    def __init__(self) -> None:
+        self._settings: Any = CacheSettings(disabled=True)
+
+    def create_key(self, request: Any, *args: Any, **kwargs: Any) -> str:
+        return ""
+
+    def get_response(self, key: str, default: Any = None, **kwargs: Any) -> Any:
+        return default
+
+    def save_response(self, *args: Any, **kwargs: Any) -> None:
+        """Nothing is stored."""
+
+    def contains(self, *args: Any, **kwargs: Any) -> bool:
+        return False
+
+    def delete(self, *args: Any, **kwargs: Any) -> None:
+        """Nothing to delete."""
+
+    def clear(self) -> None:
+        """Nothing to clear."""
+
+    def close(self) -> None:
+        """Nothing to close."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import timedelta
 from typing import Any
 
-from requests_cache.policy.settings import DEFAULT_IGNORED_PARAMS
+from .core.settings import DEFAULT_IGNORED_PARAMS
 
 DEFAULT_TABLE = "http_cache"
 DEFAULT_EXPIRE_AFTER = 300

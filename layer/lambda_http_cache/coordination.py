@@ -2,7 +2,7 @@
 
 - :class:`Flights`: threads of one container asking for the same missing or stale key make
   one origin call; the others wait for it (bounded) and read what it stored.
-- Leases (:meth:`~lambda_http_cache.backend.ResponseStorage.acquire_lease`): across
+- Leases (:meth:`~lambda_http_cache.storage.ResponseStorage.acquire_lease`): across
   containers, a conditional PutItem picks the one that refreshes a key; the others poll the
   entry for its write, then fall through to the origin themselves. A lease expires on its
   own, so a holder that dies blocks nobody beyond it.

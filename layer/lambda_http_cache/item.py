@@ -25,10 +25,9 @@ from urllib.parse import urlsplit
 
 from requests.models import PreparedRequest
 from requests.structures import CaseInsensitiveDict
-from requests_cache.models.request import CachedRequest
-from requests_cache.models.response import CachedResponse
 
 from .keys import Transport
+from .response import CachedHttpResponse, StoredRequest
 
 FORMAT_VERSION = 1
 KIND_RESPONSE = "response"
@@ -79,34 +78,6 @@ def key_fingerprint(key: str) -> str | None:
     return tail if separator and head and _FINGERPRINT.fullmatch(tail) else None
 
 
-class StoredRequest(CachedRequest):
-    """A request rebuilt from the table: no credentials and no body, but the fingerprint of
-    those it carried and the transport it went over, so that keys computed from it (Vary
-    checks, ``recreate_keys``) stay in its credential partition and its transport's."""
-
-    __slots__ = ("cache_transport", "credential_fingerprint")
-
-    def __init__(
-        self,
-        *args: Any,
-        credential_fingerprint: str | None = None,
-        cache_transport: Transport | None = None,
-        **kwargs: Any,
-    ):
-        super().__init__(*args, **kwargs)
-        self.credential_fingerprint = credential_fingerprint
-        self.cache_transport = cache_transport
-
-    def copy(self) -> StoredRequest:
-        return StoredRequest(
-            method=self.method,
-            url=self.url,
-            headers=CaseInsensitiveDict(self.headers),
-            credential_fingerprint=self.credential_fingerprint,
-            cache_transport=self.cache_transport,
-        )
-
-
 class Hop(NamedTuple):
     """One redirect response of an entry's history (metadata only)."""
 
@@ -116,12 +87,14 @@ class Hop(NamedTuple):
     reason: str
     headers: Headers
 
-    def to_response(self, final: Entry, request_headers: Any = None) -> CachedResponse:
+    def to_response(
+        self, final: Entry, request_headers: Any = None, response_type: Any = CachedHttpResponse
+    ) -> Any:
         # Only the final request's Vary-selected headers are stored: each hop's request gets
         # them, since requests-cache checks Vary against the last hop's request. One mapping
         # for every hop (``request_headers``), so decoding costs the item's size, not hops
         # times headers.
-        return CachedResponse(
+        return response_type(
             content=b"",
             headers=CaseInsensitiveDict(self.headers),
             reason=self.reason,
@@ -173,25 +146,26 @@ class Entry(NamedTuple):
         """The ``Age`` of this entry now, in whole seconds (RFC 9111, 4.2.3)."""
         return max(0, int(self.age + (now - self.created).total_seconds()))
 
-    def _history_responses(self) -> list[CachedResponse]:
+    def _history_responses(self, response_type: Any) -> list[Any]:
         if not self.history:
             return []
         shared = CaseInsensitiveDict(self.request_headers)
-        return [hop.to_response(self, shared) for hop in self.history]
+        return [hop.to_response(self, shared, response_type) for hop in self.history]
 
-    def to_response(self, cache_key: str = "") -> CachedResponse:
+    def to_response(self, cache_key: str = "", response_type: Any = CachedHttpResponse) -> Any:
         """A new response object (callers may consume or change it freely), with its ``Age``
-        as of now."""
+        as of now: a :class:`CachedHttpResponse`, or a ``response_type`` built with the same
+        keywords (requests-cache's ``CachedResponse``)."""
         headers = CaseInsensitiveDict(self.headers)
         headers["Age"] = str(self.current_age(datetime.now(UTC)))
-        response = CachedResponse(
+        response = response_type(
             content=self.content,
             created_at=self.created,
             elapsed=timedelta(seconds=self.elapsed),
-            encoding=self.encoding,  # type: ignore[arg-type]
+            encoding=self.encoding,
             expires=self.expires,
             headers=headers,
-            history=self._history_responses(),
+            history=self._history_responses(response_type),
             reason=self.reason,
             request=StoredRequest(
                 method=self.request_method,
@@ -204,9 +178,9 @@ class Entry(NamedTuple):
             url=self.url,
         )
         response.cache_key = cache_key
-        response.initial_age = self.age  # type: ignore[attr-defined]
-        if self.next is not None:
-            response._next = CachedRequest(method=self.next[0], url=self.next[1])
+        response.initial_age = self.age
+        # (method, URL); requests-cache's own class wants its request type: backend.py.
+        response._next = self.next
         return response
 
 

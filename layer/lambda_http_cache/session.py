@@ -1,60 +1,86 @@
-"""The container's cached session: a requests-cache ``CachedSession`` on the DynamoDB backend,
-built once from a :class:`~lambda_http_cache.config.CacheConfig`, counting what it serves."""
+"""The container's cached session: a ``requests.Session`` that carries out, for each request,
+what the cache core decides (core/rules.py) over the shared cache (cache.py). Built once from
+a :class:`~lambda_http_cache.config.CacheConfig`; it counts what it serves.
+
+It keeps requests-cache's session API (its constructor keywords, ``settings``,
+``cache_disabled()``, per-request ``expire_after``, ``only_if_cached``, ``refresh`` and
+``force_refresh``, and the cache's attributes on responses) without loading requests-cache.
+"""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import contextmanager
 from datetime import datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
+from math import ceil
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import attrs
 from requests import PreparedRequest, Response, Session
 from requests.adapters import HTTPAdapter
 from requests.cookies import RequestsCookieJar
 from requests.hooks import dispatch_hook
 from requests.sessions import merge_setting as _merge_setting
+from requests.structures import CaseInsensitiveDict
 from requests.utils import get_environ_proxies
-from requests_cache.backends.base import BaseCache
-from requests_cache.models.response import CachedResponse, OriginalResponse
-from requests_cache.policy import utcnow
-from requests_cache.session import CachedSession, get_504_response
 
 from .after_response import AfterResponse
-from .backend import DynamoDbCache
 from .bounded import BoundedMemo
+from .cache import DisabledCache, SharedCache
 from .config import CacheConfig
 from .coordination import Flights, follower_wait, lease_seconds, refresh_early, wait_plan
+from .core.expiration import DO_NOT_CACHE, expiration_time, utcnow
+from .core.freshness import initial_age
+from .core.rules import (
+    NO_CACHE_HEADER,
+    NOT_MODIFIED_HEADERS,
+    UNDERSTOOD_STATUSES,
+    Plan,
+    invalidates,
+    satisfies_conditions,
+)
+from .core.settings import DEFAULT_IGNORED_PARAMS, DEFAULT_STATUS_CODES, CacheSettings
 from .keys import UnkeyedRequest, stamp, stamped_transport, transport_of, unkeyed_reason
 from .observability import Tracing, log_decision
-from .policy import (
-    DEFAULT_STATUSES,
-    UNDERSTOOD_STATUSES,
-    SharedCacheActions,
-    conditional_answer,
-    initial_age,
-    request_headers,
-)
+from .response import CachedHttpResponse, as_origin_response, gateway_timeout
 from .stats import CacheStats
 
 if TYPE_CHECKING:
     from requests.sessions import _Settings
 
 merge_setting: Callable[[Any, Any], Any] = _merge_setting
+# What wrap() takes of a requests session.
+_SESSION_ATTRIBUTES = (
+    "adapters",
+    "auth",
+    "cert",
+    "cookies",
+    "headers",
+    "hooks",
+    "max_redirects",
+    "params",
+    "proxies",
+    "stream",
+    "trust_env",
+    "verify",
+)
+# The settings' keywords, requests-cache's older names included (CacheSettings.from_kwargs).
+_SETTING_KEYWORDS = frozenset(f.name for f in dataclasses.fields(CacheSettings)) | {
+    "include_get_headers",
+    "old_data_on_error",
+}
 logger = logging.getLogger(__name__)
 # Per-container memos (bounded.py's rule): proxies by scheme, host and no_proxy; the keys
 # this container asked a lease for.
 PROXY_MEMO_BYTES = 256 * 1024
 LEASES_ASKED_BYTES = 256 * 1024
-# Methods that change nothing at the origin: any other, when it succeeds, invalidates what is
-# stored for its URL (RFC 9111, 4.4).
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 class OriginSession(Session):
@@ -72,21 +98,39 @@ class OriginSession(Session):
         return response
 
 
-class CachedHttpSession(CachedSession, OriginSession):
-    """A requests-cache session that counts and logs each cache decision.
+class CachedHttpSession(OriginSession):
+    """A cached session that counts and logs each cache decision.
 
-    It runs requests-cache's flow (key, read, decide, send, store) with its own policy
-    (:class:`~lambda_http_cache.policy.SharedCacheActions`), in two guarded phases: a failure
-    of the cache's own logic before the origin is called sends the request uncached; after
-    the origin answered, it returns that answer uncached. Errors of the origin itself reach
-    the caller as they would without a cache."""
+    For each request: the key (keys.py), the stored response (cache.py), the core's plan
+    (core/rules.py), then the origin if the plan says so, and the core's judgment of its
+    answer. In two guarded phases: a failure of the cache's own logic before the origin is
+    called sends the request uncached; after the origin answered, it returns that answer
+    uncached. Errors of the origin itself reach the caller as they would without a cache.
+
+    ``backend`` is the cache (a :class:`~.cache.SharedCache`, or the ``DynamoDbCache`` of
+    requests-cache users); the other keywords are requests-cache's session settings."""
 
     # The current invocation's cookie jar (the ``cookies`` property).
     _invocation_cookies: RequestsCookieJar
 
     def __init__(
         self,
-        *args: Any,
+        cache_name: str = "",
+        backend: Any = None,
+        *,
+        expire_after: Any = -1,
+        urls_expire_after: Any = None,
+        cache_control: bool = False,
+        allowable_codes: Any = DEFAULT_STATUS_CODES,
+        allowable_methods: Any = ("GET", "HEAD"),
+        always_revalidate: bool = False,
+        ignored_parameters: Any = DEFAULT_IGNORED_PARAMS,
+        match_headers: Any = False,
+        filter_fn: Callable[[Any], bool] | None = None,
+        key_fn: Callable[..., str] | None = None,
+        read_only: bool = False,
+        stale_if_error: Any = False,
+        autoclose: bool = True,
         stats: CacheStats | None = None,
         tracing: Tracing | None = None,
         # Defaults are CacheConfig's (one place for every default).
@@ -129,9 +173,87 @@ class CachedHttpSession(CachedSession, OriginSession):
         self._unkeyed_reasons: set[str] = set()  # logged once each
         # The invocation's tenant in Lambda's tenant isolation mode (the decorator sets it).
         self.tenant_id = ""
-        super().__init__(*args, **kwargs)
-        if isinstance(self.cache, DynamoDbCache):
-            self.cache.heuristic = heuristic  # redirects are judged as responses (backend.py)
+        self._disable_lock = threading.RLock()
+        if backend is None or isinstance(backend, str):
+            # A name (requests-cache's "dynamodb") or none: the table of that name, or the
+            # default table, with requests-cache's defaults.
+            options = {k: v for k, v in kwargs.items() if k not in _SETTING_KEYWORDS}
+            backend = SharedCache(cache_name or "http_cache", **options)
+        self.cache = backend
+        self.settings = CacheSettings.from_kwargs(
+            expire_after=expire_after,
+            urls_expire_after=urls_expire_after,
+            cache_control=cache_control,
+            allowable_codes=allowable_codes,
+            allowable_methods=allowable_methods,
+            always_revalidate=always_revalidate,
+            ignored_parameters=ignored_parameters,
+            match_headers=match_headers,
+            filter_fn=filter_fn,
+            key_fn=key_fn,
+            read_only=read_only,
+            stale_if_error=stale_if_error,
+            autoclose=autoclose,
+            **{k: v for k, v in kwargs.items() if k in _SETTING_KEYWORDS},
+        )
+        super().__init__()
+        if isinstance(self.cache, SharedCache):
+            self.cache.heuristic = heuristic  # redirects are judged as responses (cache.py)
+
+    @property
+    def settings(self) -> CacheSettings:
+        """What shapes the cache's decisions (requests-cache's names); kept by the cache, as
+        requests-cache does, since keys read some of them."""
+        settings: CacheSettings = self.cache._settings
+        return settings
+
+    @settings.setter
+    def settings(self, value: CacheSettings) -> None:
+        self.cache._settings = value
+
+    @property
+    def expire_after(self) -> Any:
+        return self.settings.expire_after
+
+    @expire_after.setter
+    def expire_after(self, value: Any) -> None:
+        self.settings.expire_after = value
+
+    @contextmanager
+    def cache_disabled(self) -> Iterator[None]:
+        """Send the requests of the ``with`` block around the cache (neither read nor
+        written)."""
+        if self.settings.disabled:
+            yield
+            return
+        with self._disable_lock:
+            self.settings.disabled = True
+            try:
+                yield
+            finally:
+                self.settings.disabled = False
+
+    @classmethod
+    def wrap(cls, original: Session, **kwargs: Any) -> CachedHttpSession:
+        """A cached session with ``original``'s settings (auth, cookies, headers, adapters,
+        TLS, proxies...), as requests-cache's ``CachedSession.wrap``."""
+        session = cls(**kwargs)
+        for name in _SESSION_ATTRIBUTES:
+            setattr(session, name, getattr(original, name))
+        return session
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}(cache={self.cache!r}, settings={self.settings!r})>"
+
+    def __getstate__(self) -> dict[str, Any]:
+        # As requests-cache's session: its cache holds clients and locks that do not pickle,
+        # and a half-restored session would fail later, less clearly.
+        raise NotImplementedError("CachedHttpSession cannot be pickled")
+
+    def close(self) -> None:
+        if self.settings.autoclose:
+            self.cache.close()
+        super().close()
 
     @property
     def cookies(self) -> RequestsCookieJar:
@@ -211,7 +333,7 @@ class CachedHttpSession(CachedSession, OriginSession):
             mapping = getattr(self, name)
             items = tuple(mapping.items()) if isinstance(mapping, MutableMapping) else None
             mappings.append((name, mapping, items))
-        fields = {f.name: _kept(getattr(settings, f.name)) for f in attrs.fields(type(settings))}
+        fields = {f.name: _kept(getattr(settings, f.name)) for f in _fields_of(settings)}
         return {
             "cache": self.cache,
             "settings": (settings, fields),
@@ -425,7 +547,7 @@ class CachedHttpSession(CachedSession, OriginSession):
         }
         unkeyed = None
         try:
-            actions, cached_response = self._plan(request, **kwargs)
+            plan, cached_response = self._plan(request, **kwargs)
         except UnkeyedRequest as error:
             unkeyed = str(error)
         except Exception as error:
@@ -436,24 +558,31 @@ class CachedHttpSession(CachedSession, OriginSession):
         if unkeyed is not None:  # sent outside the handler: the caller's error is its own
             return self._unkeyed(unkeyed, request, **kwargs)
         response: Any
-        if actions.error_504:
-            response = get_504_response(request)
-        elif actions.resend_async:
-            response = self._serve_stale(request, actions, cached_response, **kwargs)
-        elif actions.resend_request or actions.send_request:
-            response = self._coordinated(request, actions, cached_response, **kwargs)
+        if plan.error_504:
+            response = gateway_timeout(request)
+        elif plan.resend_async:
+            response = self._serve_stale(request, plan, cached_response, **kwargs)
+        elif plan.resend_request or plan.send_request:
+            response = self._coordinated(request, plan, cached_response, **kwargs)
         else:
             response = cached_response
             if self.early_refresh and refresh_early(response, self.early_refresh):
-                self._refresh_after_response(request, actions, response, **kwargs)
+                self._refresh_after_response(request, plan, response, **kwargs)
         if kwargs.get("allow_redirects", True) and getattr(response, "from_cache", False):
             response = self._follow_stored(response, request, **kwargs)
         if self.settings.filter_fn is not None and not self.settings.filter_fn(response):
-            self.cache.delete(actions.cache_key)
+            self.cache.delete(plan.cache_key)
             return response
-        if conditions and response is cached_response and cached_response is not None:
+        if (
+            conditions
+            and response is cached_response
+            and cached_response is not None
+            and satisfies_conditions(
+                conditions, cached_response.status_code, cached_response.headers
+            )
+        ):
             # The caller's own conditional request, answered from a fresh stored response.
-            response = conditional_answer(conditions, cached_response) or response
+            response = _not_modified(cached_response)
         return dispatch_hook("response", request.hooks, response, **kwargs)  # type: ignore[no-untyped-call]
 
     def _follow_stored(self, response: Any, request: PreparedRequest, **kwargs: Any) -> Any:
@@ -475,26 +604,26 @@ class CachedHttpSession(CachedSession, OriginSession):
     def _serve_stale(
         self,
         request: PreparedRequest,
-        actions: Any,
+        plan: Any,
         cached_response: Any,
         **kwargs: Any,
     ) -> Any:
         """Serve the stale response at once; the lease winner (or, without leases, this
         container) refreshes it after the response."""
         self.stats.add("stale_served")
-        self._refresh_after_response(request, actions, cached_response, **kwargs)
+        self._refresh_after_response(request, plan, cached_response, **kwargs)
         return cached_response
 
     def _refresh_after_response(
         self,
         request: PreparedRequest,
-        actions: Any,
+        plan: Any,
         cached_response: Any,
         **kwargs: Any,
     ) -> None:
         """Refresh ``cached_response`` after the response, if this container wins its lease
         (or has no leases)."""
-        if self._lease_lost(actions.cache_key, cached_response):
+        if self._lease_lost(plan.cache_key, cached_response):
             return  # another container (or thread of this one) refreshes it
         again = request.copy()
         stamp(again, stamped_transport(request))
@@ -509,7 +638,7 @@ class CachedHttpSession(CachedSession, OriginSession):
             self._private.cookies = self._private_jar()
             try:
                 # Nobody reads the answer: closed, so a streamed one frees its connection.
-                self._send_and_cache(again, actions, cached_response, **kwargs).close()
+                self._send_and_cache(again, plan, cached_response, **kwargs).close()
             finally:
                 self._private.cookies = outer
             self.stats.add("refreshes")
@@ -519,47 +648,47 @@ class CachedHttpSession(CachedSession, OriginSession):
     def _coordinated(
         self,
         request: PreparedRequest,
-        actions: Any,
-        cached_response: CachedResponse | None,
+        plan: Any,
+        cached_response: Any,
         **kwargs: Any,
     ) -> Any:
         """Go to the origin for a missing or stale key, once per container and fleet: a
         thread that finds another of this container fetching the key waits for it; a
         container that finds another holding the key's lease polls the table for its write.
         Each waits a bounded time (coordination.wait_plan), then falls through."""
-        key = actions.cache_key
+        key = plan.cache_key
         if kwargs.get("stream"):
             # Its answer is never stored (the cache reads no body the caller may not read):
             # nobody should wait for it, nor it for a lease.
-            return self._fetch(request, actions, cached_response, **kwargs)
-        cacheable = not actions.skip_read and not self.settings.read_only
+            return self._fetch(request, plan, cached_response, **kwargs)
+        cacheable = not plan.skip_read and not self.settings.read_only
         if not (cacheable and self.coalesce):
-            return self._lease_and_fetch(request, actions, cached_response, **kwargs)
+            return self._lease_and_fetch(request, plan, cached_response, **kwargs)
         with self.flights.lead(key) as landed:
             if landed is None:
-                return self._lease_and_fetch(request, actions, cached_response, **kwargs)
+                return self._lease_and_fetch(request, plan, cached_response, **kwargs)
             landed.wait(follower_wait(cached_response))
             served = self._served_now(request, cached_response, **kwargs)
             if served is not None:
                 return served
-        return self._fetch(request, actions, cached_response, **kwargs)
+        return self._fetch(request, plan, cached_response, **kwargs)
 
     def _lease_and_fetch(
         self,
         request: PreparedRequest,
-        actions: Any,
-        cached_response: CachedResponse | None,
+        plan: Any,
+        cached_response: Any,
         **kwargs: Any,
     ) -> Any:
         # Only a stored (stale) response takes a lease: a key never stored may never be
         # cacheable, and its callers must not wait for one another.
-        if not self.settings.read_only and self._lease_lost(actions.cache_key, cached_response):
-            served = self._await_write(request, actions.cache_key, cached_response, **kwargs)
+        if not self.settings.read_only and self._lease_lost(plan.cache_key, cached_response):
+            served = self._await_write(request, plan.cache_key, cached_response, **kwargs)
             if served is not None:
                 return served
-        return self._fetch(request, actions, cached_response, **kwargs)
+        return self._fetch(request, plan, cached_response, **kwargs)
 
-    def _lease_lost(self, key: str, cached_response: CachedResponse | None) -> bool:
+    def _lease_lost(self, key: str, cached_response: Any) -> bool:
         """Whether another holds the right to refresh ``key``. The table is asked once per
         lease period per container: a later asker here takes the answer as lost, since the
         first is refreshing or waiting (no PutItem, no delay). A key never stored takes no
@@ -580,7 +709,7 @@ class CachedHttpSession(CachedSession, OriginSession):
         self,
         request: PreparedRequest,
         key: str,
-        cached_response: CachedResponse | None,
+        cached_response: Any,
         **kwargs: Any,
     ) -> Any:
         """Poll the table for the lease holder's write of ``key``: the response it stored, or
@@ -589,7 +718,7 @@ class CachedHttpSession(CachedSession, OriginSession):
         try:
             wait, poll = wait_plan(cached_response)
             deadline = time.monotonic() + wait
-            peek = self.cache.peek  # type: ignore[attr-defined]  # only a DynamoDbCache leases
+            peek = self.cache.peek  # only a DynamoDbCache leases
             while time.monotonic() < deadline:
                 time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
                 landed = peek(key)
@@ -604,19 +733,17 @@ class CachedHttpSession(CachedSession, OriginSession):
             )
         return None
 
-    def _served_now(
-        self, request: PreparedRequest, cached_response: CachedResponse | None, **kwargs: Any
-    ) -> Any:
+    def _served_now(self, request: PreparedRequest, cached_response: Any, **kwargs: Any) -> Any:
         """What the cache serves for ``request`` now that another's origin call has landed,
         if it is a newer response that needs no origin call; else None (also if the cache
         fails: the caller then goes to the origin)."""
         try:
-            actions, served = self._plan(request, **kwargs)
+            plan, served = self._plan(request, **kwargs)
         except Exception as error:
             self.stats.add("errors")
             logger.warning("Cache lookup failed, request sent uncached: %r", error)
             return None
-        if served is None or actions.send_request or actions.resend_request:
+        if served is None or plan.send_request or plan.resend_request:
             return None
         if not _newer(served, cached_response):
             return None
@@ -626,79 +753,123 @@ class CachedHttpSession(CachedSession, OriginSession):
     def _fetch(
         self,
         request: PreparedRequest,
-        actions: Any,
-        cached_response: CachedResponse | None,
+        plan: Any,
+        cached_response: Any,
         **kwargs: Any,
     ) -> Any:
-        if actions.resend_request and cached_response is not None:
-            return self._resend(request, actions, cached_response, **kwargs)
-        return self._send_and_cache(request, actions, cached_response, **kwargs)
+        if plan.resend_request and cached_response is not None:
+            return self._resend(request, plan, cached_response, **kwargs)
+        return self._send_and_cache(request, plan, cached_response, **kwargs)
 
-    def _plan(
-        self, request: PreparedRequest, **kwargs: Any
-    ) -> tuple[SharedCacheActions, CachedResponse | None]:
+    def _plan(self, request: PreparedRequest, **kwargs: Any) -> tuple[Plan, Any]:
         """The key, the cached response (if any) and what to do with the request."""
         # Keys over the transport this request goes over (send() stamped it): also those of
         # stored requests it is compared with for Vary.
         keying: dict[str, Any] = {"transport": stamped_transport(request)}
-        actions = SharedCacheActions.from_request(
+        headers = request.headers
+        plan = Plan.for_request(
             self.cache.create_key(request, **keying),
-            request,
+            request.method,
+            request.url,
+            headers,
             self.settings,
+            utcnow(),
             heuristic=self.heuristic,
             stale_while_revalidate=self.stale_while_revalidate,
             stale_window=self.stale_window,
         )
-        cached_response: CachedResponse | None = None
-        if not actions.skip_read:
-            cached_response = self._lookup(actions.cache_key, request)
-        actions.update_from_cached_response(cached_response, self.cache.create_key, **keying)
-        if actions.vary_cache_key:
+        cached_response: Any = None
+        if not plan.skip_read:
+            cached_response = self._lookup(plan.cache_key, request)
+        plan.read(
+            cached_response, vary_matches=self._vary_matches(plan, cached_response, request, keying)
+        )
+        if plan.vary_cache_key:
             # The entry varies on headers this request does not match: look for the entry
             # stored under the key that includes them, and store under that key otherwise.
             # A stored response its Vary does not select for this request is not there for
             # it: no validator is taken from it, no 304 freshens it, it is never served (not
             # stale, not on an error, not for only-if-cached). Only the variant found under
             # the request's own Vary key counts.
-            actions.cache_key = actions.vary_cache_key
-            vary_cached = self._lookup(actions.vary_cache_key, request)
-            actions.send_request = actions.resend_request = actions.resend_async = False
-            actions.error_504 = False
-            actions.vary_cache_key = None
-            actions._validation_headers = {}
-            actions.update_from_cached_response(vary_cached, self.cache.create_key, **keying)
+            plan.cache_key = plan.vary_cache_key
+            vary_cached = self._lookup(plan.vary_cache_key, request)
+            plan.reset_read()
+            matches = self._vary_matches(plan, vary_cached, request, keying)
+            plan.vary_cache_key = None  # a variant leads to no further one
+            plan.read(vary_cached, vary_matches=matches)
             cached_response = vary_cached
         if cached_response is not None:
             # Served as the answer to this very request: what the caller (and requests'
             # redirect logic, which decides where credentials may go) reads as its request
             # and URL is what the caller sent, never what an item claims.
-            cached_response.request = request  # type: ignore[assignment]
+            cached_response.request = request
             cached_response.url = str(request.url or "")
-        return actions, cached_response
+        return plan, cached_response
 
-    def _lookup(self, key: str, request: PreparedRequest) -> CachedResponse | None:
+    def _vary_matches(
+        self, plan: Plan, stored: Any, request: PreparedRequest, keying: dict[str, Any]
+    ) -> bool:
+        """Whether the ``Vary`` of ``stored`` selects it for ``request`` (RFC 9111, 4.1): the
+        headers it names, keyed as the key keys them, are the same in the stored request
+        and in this one. If not, ``plan.vary_cache_key`` names the key of the variant this
+        request selects (unless a header it names is one the key ignores: then none)."""
+        if stored is None:
+            return True
+        vary = stored.headers.get("Vary")
+        if not vary:
+            return True
+        names = [name.strip().lower() for name in str(vary).split(",") if name.strip()]
+        if "*" in names:
+            return False
+        stored_request = stored.history[-1].request if stored.history else stored.request
+        if "cookie" in names:
+            # requests keeps cookies apart from the stored headers: compared as requests-cache
+            # does (a stored request keeps none, so only a request without cookies matches).
+            if _cookies(getattr(stored_request, "cookies", None)) != _cookies(
+                getattr(request, "_cookies", None)
+            ):
+                return False
+            names.remove("cookie")
+        if not names:
+            return True
+        ignored = {str(name).lower() for name in self.settings.ignored_parameters or ()}
+        if any(name in request.headers for name in ignored & set(names)):
+            return False
+        create_key = self.cache.create_key
+        if create_key(stored_request, match_headers=names, **keying) == create_key(
+            request, match_headers=names, **keying
+        ):
+            return True
+        matched = self.settings.match_headers
+        merged: Any = names
+        if matched is True:
+            merged = True
+        elif matched:
+            merged = sorted(set(names) | {str(name).lower() for name in matched})
+        plan.vary_cache_key = create_key(request, match_headers=merged, **keying)
+        return False
+
+    def _lookup(self, key: str, request: PreparedRequest) -> Any:
         """The stored response for ``key``. This session stores each request's own response
         and never a redirect alias, so it follows none: an alias under one of its keys was
         not written by it, and is a miss."""
-        if isinstance(self.cache, DynamoDbCache):
-            return self.cache.get_response(key, follow_aliases=False)
-        return self.cache.get_response(key)
+        return self.cache.get_response(key, follow_aliases=False)
 
     def _send_and_cache(
         self,
         request: PreparedRequest,
-        actions: Any,
-        cached_response: CachedResponse | None = None,
+        plan: Any,
+        cached_response: Any = None,
         **kwargs: Any,
     ) -> Any:
-        request = actions.update_request(request)
+        plan.update_request(request.headers)
         # The origin: its errors are the caller's, exactly as without a cache.
         response = OriginSession.send(self, request, **kwargs)
         # This container's refresh of the key is done: its next expiry asks for a lease anew.
         with self._leases_lock:
-            self._leases_asked.pop(actions.cache_key)
+            self._leases_asked.pop(plan.cache_key)
         try:
-            return self._store(response, actions, cached_response)
+            return self._store(response, plan, cached_response)
         except Exception as error:
             self.stats.add("errors")
             logger.warning("Cache update failed, origin response returned uncached: %r", error)
@@ -707,34 +878,34 @@ class CachedHttpSession(CachedSession, OriginSession):
     def _resend(
         self,
         request: PreparedRequest,
-        actions: Any,
-        cached_response: CachedResponse,
+        plan: Any,
+        cached_response: Any,
         **kwargs: Any,
     ) -> Any:
         """Revalidate or refresh a stored response. With stale-if-error, the stored response
         stands in for an origin that fails (an exception, or a 5xx answer: RFC 5861), unless
         it must never be served stale; otherwise the origin's answer or error is the
         caller's, as without a cache."""
-        stale_if_error = bool(actions._stale_if_error)
+        stale_if_error = bool(plan.stale_if_error)
         try:
-            response = self._send_and_cache(request, actions, cached_response, **kwargs)
+            response = self._send_and_cache(request, plan, cached_response, **kwargs)
         except Exception:
-            if stale_if_error and actions.is_usable(cached_response, error=True):
+            if stale_if_error and plan.is_usable(cached_response, error=True):
                 logger.warning("Origin failed; serving the stored response", exc_info=True)
                 return cached_response
             raise
         if (
             stale_if_error
             and response.status_code >= 500
-            and actions.is_usable(cached_response, error=True)
+            and plan.is_usable(cached_response, error=True)
         ):
             logger.warning("Origin answered %d; serving the stored response", response.status_code)
             return cached_response
         return response
 
-    def _store(
-        self, response: Response, actions: Any, cached_response: CachedResponse | None
-    ) -> Any:
+    def _store(self, response: Response, plan: Plan, cached_response: Any) -> Any:
+        """Carry out the core's judgment of the origin's answer: store it, freshen the stored
+        response with a 304, invalidate, or none of these; the caller's response."""
         # What the key names is the request's own response: the first of a followed chain
         # (each later hop was stored by its own send); the caller gets the chain's end. An
         # auth handler's history (a 401, then the answer to other credentials) is no chain:
@@ -742,49 +913,65 @@ class CachedHttpSession(CachedSession, OriginSession):
         own = response
         if response.history and response.history[0].is_redirect:
             own = response.history[0]
-        actions.update_from_response(own)
-        method = (own.request.method or "GET").upper()
+        sent = own.request
+        filter_fn = self.settings.filter_fn
+        plan.judge(
+            own.status_code,
+            own.headers,
+            method=sent.method,
+            request_headers=sent.headers,
+            now=utcnow(),
+            elapsed=own.elapsed,
+            filtered_out=filter_fn is not None and not filter_fn(own),
+        )
         if (
-            method not in SAFE_METHODS
-            and 200 <= own.status_code < 400
+            invalidates(sent.method, own.status_code)
             and not self.settings.disabled
             and hasattr(self.cache, "invalidate")
         ):
-            self.cache.invalidate(own.request, own)
-        if not actions.skip_write:
-            self.cache.save_response(own, actions.cache_key, actions.expires)
+            self.cache.invalidate(sent, own)
+        if not plan.skip_write:
+            self.cache.save_response(own, plan.cache_key, plan.expires)
         elif (
             cached_response is not None
             and response.status_code == 304
             # Only a 304 to the cache's own validators, taken from this stored response,
             # says it is still valid (RFC 9111, 4.3.4); one to the caller's own conditions
             # is the caller's answer alone.
-            and actions._validation_headers
+            and plan.validation_headers
         ):
-            cached_response = actions.update_revalidated_response(response, cached_response)
-            # Freshened by the 304 (RFC 9111, 4.3.4): its age starts again from this answer.
-            now = utcnow()
-            cached_response.created_at = now
-            cached_response.initial_age = initial_age(response.headers, now, response.elapsed)  # type: ignore[union-attr]
-            if not actions.skip_write:
-                self.cache.save_response(cached_response, actions.cache_key, actions.expires)
-            return cached_response
-        if isinstance(response, CachedResponse):
+            return self._freshen(response, plan, cached_response)
+        if getattr(response, "from_cache", False):
             return response
-        return OriginalResponse.wrap_response(response, actions)
+        return as_origin_response(
+            response,
+            expires=None if plan.skip_write else plan.expires,
+            cache_key=None if plan.skip_write else plan.cache_key,
+        )
+
+    def _freshen(self, not_modified: Response, plan: Plan, cached_response: Any) -> Any:
+        """The stored response, freshened by the origin's 304 (RFC 9111, 4.3.4): updated
+        headers and expiry, its age counted again from this answer; written back if that
+        changed anything."""
+        headers = plan.freshen(
+            cached_response.headers, cached_response.expires, not_modified.headers
+        )
+        cached_response.headers = CaseInsensitiveDict(headers)
+        cached_response.expires = plan.expires
+        cached_response.revalidated = True
+        now = utcnow()
+        cached_response.created_at = now
+        cached_response.initial_age = initial_age(not_modified.headers, now, not_modified.elapsed)
+        if not plan.skip_write:
+            self.cache.save_response(cached_response, plan.cache_key, plan.expires)
+        return cached_response
 
     @staticmethod
     def _uncached(response: Any) -> Any:
-        if isinstance(response, CachedResponse | OriginalResponse):
-            return response
-        response.__class__ = OriginalResponse
-        response.expires = None
-        response.cache_key = None
-        response.created_at = utcnow()
-        return response
+        return as_origin_response(response)
 
 
-def _newer(response: Any, than: CachedResponse | None) -> bool:
+def _newer(response: Any, than: Any) -> bool:
     """Whether ``response`` was stored after ``than`` (any response is, if there was none, or
     if either time is unknown). Never raises: times that cannot be compared (not times, one
     with a zone and one without, a zone that fails) are not newer, so the caller does as it
@@ -803,6 +990,76 @@ def _newer(response: Any, than: CachedResponse | None) -> bool:
     except Exception as error:
         logger.warning("Stored times %r and %r are not comparable: %r", created, before, error)
         return False
+
+
+def request_headers(
+    headers: Any,
+    expire_after: Any,
+    only_if_cached: bool,
+    refresh: bool,
+    force_refresh: bool,
+) -> Any:
+    """requests-cache's per-request options as request headers, keeping the caller's
+    ``Cache-Control`` as sent (requests-cache re-joins it without its spaces, which can make
+    an invalid header). ``headers`` itself when there is no option to add."""
+    if expire_after is None and not (only_if_cached or refresh or force_refresh):
+        return headers
+    headers = CaseInsensitiveDict(headers)
+    added = []
+    if only_if_cached:
+        added.append("only-if-cached")
+    if refresh:
+        added.append("must-revalidate")
+    if force_refresh:
+        added.append("no-cache")
+    if expire_after == DO_NOT_CACHE:
+        headers[NO_CACHE_HEADER] = "true"
+    elif expire_after is not None:
+        now = utcnow()
+        expires = expiration_time(expire_after, now)
+        # requests-cache's own encoding: max-age=-1 is "never expires" for this request, and a
+        # time already past is as many seconds ago.
+        seconds = -1 if expires is None else ceil((expires - now).total_seconds())
+        added.append(f"max-age={seconds}")
+    if added:
+        existing = [part.strip() for part in str(headers.get("Cache-Control") or "").split(",")]
+        directives = [part for part in existing if part]
+        directives += [part for part in added if part not in directives]
+        headers["Cache-Control"] = ", ".join(directives)
+    return headers
+
+
+def _not_modified(stored: Any) -> CachedHttpResponse:
+    """The 304 the cache answers a request's own conditions with, from ``stored``."""
+    headers = stored.headers
+    answer = CachedHttpResponse(
+        status_code=304,
+        reason="Not Modified",
+        headers=CaseInsensitiveDict(
+            {name: headers[name] for name in NOT_MODIFIED_HEADERS if name in headers}
+        ),
+        request=stored.request,
+        url=stored.url,
+        created_at=stored.created_at,
+        expires=stored.expires,
+    )
+    answer.cache_key = getattr(stored, "cache_key", "")
+    return answer
+
+
+def _cookies(jar: Any) -> str:
+    """Cookies as requests-cache compares them for ``Vary: Cookie``."""
+    try:
+        return "; ".join(sorted(f"{k}={v}" for k, v in (jar or {}).items()))
+    except Exception:
+        return repr(jar)
+
+
+def _fields_of(settings: Any) -> tuple[Any, ...]:
+    """The fields of a settings object: this project's (a dataclass) or requests-cache's."""
+    if dataclasses.is_dataclass(settings):
+        return dataclasses.fields(settings)
+    return tuple(getattr(type(settings), "__attrs_attrs__", ()))
 
 
 # A value begin_invocation puts back: init's value, a private deep copy of it (never handed
@@ -869,11 +1126,11 @@ def build_session(config: CacheConfig) -> CachedHttpSession:
     """A cached session for ``config``. Makes no network call."""
     stats = CacheStats()
     tracing = Tracing(enabled=config.tracing)
-    backend: BaseCache
+    backend: SharedCache | DisabledCache
     if config.enabled:
-        backend = DynamoDbCache.from_config(config, stats=stats, tracing=tracing)
+        backend = SharedCache.from_config(config, stats=stats, tracing=tracing)
     else:
-        backend = BaseCache()
+        backend = DisabledCache()
     session = CachedHttpSession(
         backend=backend,
         stats=stats,
@@ -889,7 +1146,7 @@ def build_session(config: CacheConfig) -> CachedHttpSession:
         cache_control=config.cache_control,
         allowable_methods=config.allowable_methods,
         allowable_codes=config.allowable_codes
-        or (UNDERSTOOD_STATUSES if config.standards_mode else DEFAULT_STATUSES),
+        or (UNDERSTOOD_STATUSES if config.standards_mode else DEFAULT_STATUS_CODES),
         stale_if_error=config.stale_if_error,
         match_headers=config.match_headers,
         ignored_parameters=config.ignored_parameters,

@@ -1,8 +1,8 @@
-"""The rules of a shared cache: what a credential is, how it partitions the cache key, what
-of a response may rest in the table, and which responses must not be stored (RFC 9111, 3).
+"""The sharing rules of core/sharing.py applied with one cache's settings and secret: what a
+credential is (its ``ignored_parameters`` added), how credentials partition the cache key,
+and what of a response rests in the table (an :class:`~.item.Entry`).
 
-One rule decides what a credential is, everywhere (cache keys, stored URLs, stored headers,
-redirect hops): :func:`is_credential_name`. A request's credentials (credential-named
+A request's credentials (credential-named
 headers and query parameters, URL userinfo, a client certificate) and its body go into a
 keyed one-way hash (HMAC-SHA256) that ends the cache key (keys.py derives it). So a response
 is served only to requests with the same credentials, and the credentials themselves never
@@ -14,15 +14,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import unquote_plus, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from requests import Request, Session
-from requests_cache.models.response import CachedResponse
 
-from .bounded import BoundedMemo
+from .core.expiration import utcnow
+from .core.freshness import initial_age
+from .core.sharing import (
+    SETS_COOKIE,
+    is_credential_name,
+    refusal,
+    sets_cookie,
+    stored_headers,
+    url_without_credentials,
+    vary_names,
+)
 from .item import FINGERPRINT_HEX, Entry, Headers, Hop, key_fingerprint
 from .keys import (
     Secrets,
@@ -32,81 +40,13 @@ from .keys import (
     stamped_transport,
     stored_transport,
 )
-from .policy import UNDERSTOOD_STATUSES, cache_control, hop_by_hop, initial_age
 
 logger = logging.getLogger(__name__)
-
-# What a credential is, decided on the lower-case name (header names are case-insensitive, so
-# the rule must be: a name and its upper-case form are judged alike). The name is split into
-# words at every non-alphanumeric character; it is a credential when one of its words is,
-# begins with or ends with a credential word ("X-Api-Key", "usersig", "mysid", "xsrfvalue",
-# "otpcode"), when its letters contain a credential stem (which also catches unseparated
-# spellings such as XAPIKEY or accesstoken), or when the user lists it in ignored_parameters.
-# A false positive ("monkey", "author") costs little: the value still partitions the key, and
-# is only left out of the stored URL or headers.
-CREDENTIAL_WORDS = frozenset(
-    {"auth", "key", "sig", "sid", "pwd", "pass", "otp", "jwt", "hmac", "bearer", "csrf", "xsrf"}
-)
-CREDENTIAL_WORDS_TUPLE = tuple(sorted(CREDENTIAL_WORDS))
-CREDENTIAL_STEMS = (
-    "token",
-    "secret",
-    "passw",
-    "credential",
-    "signature",
-    "apikey",
-    "authoriz",
-    "authent",
-    "cookie",
-    "session",
-)
-_WORDS = re.compile(r"[a-z0-9]+")
-# Names judged so far: a hostile origin chooses its response headers' names, so the memo is
-# bounded in bytes like every per-container structure (bounded.py).
-_judged: BoundedMemo[str, bool] = BoundedMemo(256 * 1024)
-# Response headers whose names match the rule but that are standard and carry no secret: CORS
-# headers (Access-Control-Allow-Credentials) and authentication challenges.
-_PUBLIC_RESPONSE_HEADERS = frozenset(
-    {
-        "www-authenticate",
-        "proxy-authenticate",
-        "public-key-pins",
-        "public-key-pins-report-only",
-    }
-)
-_PUBLIC_RESPONSE_PREFIXES = ("access-control-",)
-# Response headers whose values are URLs, which may carry credentials in their query.
-_URL_HEADERS = frozenset({"location", "content-location"})
-# Response headers not stored: Age is computed afresh on every hit from the entry's age.
-_UNSTORED_RESPONSE_HEADERS = frozenset({"age"})
-_LINK_TARGET = re.compile(r"<([^>]*)>")
-# Response fields that set a cookie (Set-Cookie2 is obsolete, RFC 6265, but still sent).
-SET_COOKIE_FIELDS = frozenset({"set-cookie", "set-cookie2"})
-# Cache-Control directives by which an origin marks a response as meant for a shared cache.
-_SHAREABLE = ("public", "s-maxage")
-# The reason :meth:`SharingPolicy.refusal` gives for a response that sets a cookie.
-SETS_COOKIE = "sets a cookie"
 # URLs whose cookie refusals a container reports in its log, at most (see
 # SharingPolicy.first_cookie_refusal).
 REPORTED_COOKIE_URLS = 100
 
-
-def _named_like_credential(lower: str) -> bool:
-    known = _judged.get(lower)
-    if known is None:
-        known = any(
-            word.startswith(CREDENTIAL_WORDS_TUPLE) or word.endswith(CREDENTIAL_WORDS_TUPLE)
-            for word in _WORDS.findall(lower)
-        ) or any(stem in lower for stem in CREDENTIAL_STEMS)
-        _judged.put(lower, known)
-    return known
-
-
-def is_credential_name(name: str, extra: frozenset[str] = frozenset()) -> bool:
-    """Whether a header or parameter ``name`` carries a credential, by the documented rule
-    (case-insensitive), or is one of ``extra`` (lower-case names)."""
-    lower = name.lower()
-    return lower in extra or _named_like_credential(lower)
+__all__ = ["SETS_COOKIE", "SharingPolicy", "is_credential_name", "sets_cookie", "vary_names"]
 
 
 def _text(value: Any) -> str:
@@ -196,64 +136,23 @@ class SharingPolicy:
         return digest.hexdigest()[:FINGERPRINT_HEX]
 
     def clean_url(self, url: str) -> str:
-        """``url`` without userinfo and without credential query (or fragment) parameters,
-        the rest exactly as it was."""
-        if "@" not in url and "?" not in url and "#" not in url:
-            return url  # the common case, without parsing
-        try:
-            parts = urlsplit(url)
-        except ValueError:
-            return url
-        netloc = parts.netloc.rpartition("@")[2]
-        query = self._clean_params(parts.query)
-        fragment = self._clean_params(parts.fragment)
-        if (netloc, query, fragment) == (parts.netloc, parts.query, parts.fragment):
-            return url
-        return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
-
-    def _clean_params(self, params: str) -> str:
-        """Keep the raw text of every non-credential parameter, so the rest of the URL reads
-        exactly as it was sent."""
-        if not params or "=" not in params:
-            return params
-        kept = [
-            segment
-            for segment in params.split("&")
-            if not self.is_credential(unquote_plus(segment.partition("=")[0]))
-        ]
-        return "&".join(kept)
+        """``url`` without userinfo and without credential query (or fragment) parameters."""
+        return url_without_credentials(url, self.is_credential)
 
     # Responses ------------------------------------------------------------------------------
 
     def refusal(self, response: Any) -> str | None:
-        """Why a shared cache must not store ``response``, or None if it may."""
-        directives = cache_control(response.headers)
+        """Why a shared cache must not store ``response``, or None if it may (core/sharing.py's
+        rule, with this cache's settings)."""
         request_headers = getattr(getattr(response, "request", None), "headers", None) or {}
-        if "no-store" in directives or "no-store" in cache_control(request_headers):
-            return "no-store"
-        if "private" in directives and not self.store_private:
-            return "private"
-        if "*" in vary_names(response.headers):
-            return "Vary: *"  # never matches a later request (RFC 9111, 4.1)
-        if "must-understand" in directives and response.status_code not in UNDERSTOOD_STATUSES:
-            return "must-understand"  # a status this cache does not understand (RFC 9111, 3)
-        if (
-            not self.share_set_cookie
-            and sets_cookie(response.headers)
-            and not any(directive in directives for directive in _SHAREABLE)
-        ):
-            # A response that sets a cookie is likely made for the session it starts or
-            # changes (a CSRF token, a greeting), as Varnish's and Fastly's built-in policies
-            # assume: not stored for others unless the origin says it is meant for them.
-            # Stored, it never keeps its Set-Cookie (stored_headers).
-            return SETS_COOKIE
-        for name in _URL_HEADERS:
-            value = response.headers.get(name)
-            if value and self.clean_url(str(value)) != str(value):
-                # Stored without its credentials, the URL would no longer work (a presigned
-                # download's signature); stored with them, they would rest in the table.
-                return f"credentials in {name}"
-        return None
+        return refusal(
+            response.status_code,
+            response.headers,
+            request_headers,
+            store_private=self.store_private,
+            share_set_cookie=self.share_set_cookie,
+            is_credential=self.is_credential,
+        )
 
     def first_cookie_refusal(self, url: str) -> str | None:
         """``url`` as a log may name it (scheme, host and path: no userinfo, query or
@@ -272,50 +171,43 @@ class SharingPolicy:
         return shown
 
     def stored_headers(self, headers: Mapping[str, Any]) -> Headers:
-        """Response headers as they may rest in the table: no credential-named header (cookies
-        included), and no credential in a URL-valued header."""
-        kept = []
-        unstored = _UNSTORED_RESPONSE_HEADERS | hop_by_hop(headers)
-        for name, value in headers.items():
-            lower = str(name).lower()
-            if lower in unstored:
-                continue
-            if self.is_credential(lower) and not (
-                lower in _PUBLIC_RESPONSE_HEADERS or lower.startswith(_PUBLIC_RESPONSE_PREFIXES)
-            ):
-                continue
-            text = str(value)
-            if lower in _URL_HEADERS:
-                text = self.clean_url(text)
-            elif lower == "link":
-                text = _LINK_TARGET.sub(lambda m: f"<{self.clean_url(m.group(1))}>", text)
-            kept.append((str(name), text))
-        return tuple(kept)
+        """Response headers as they may rest in the table (core/sharing.py's rule)."""
+        return stored_headers(headers, self.is_credential)
 
     def to_entry(
         self,
-        response: CachedResponse,
+        response: Any,
         fingerprint: str | None,
         transport: Transport | None = None,
+        *,
+        expires: Any = None,
     ) -> Entry:
-        """What of ``response`` rests in the table: the body, the status, cleaned headers and
-        URLs, and of the request only its method, cleaned URL, the headers its ``Vary``
-        names (needed to check ``Vary``) and the ``transport`` it went over, without its
-        secrets (by default the request's own); no body, no credential, no cookie."""
+        """What of ``response`` (from the origin, or from a cache) rests in the table: the
+        body, the status, cleaned headers and URLs, and of the request only its method,
+        cleaned URL, the headers its ``Vary`` names (needed to check ``Vary``) and the
+        ``transport`` it went over, without its secrets (by default the request's own); no
+        body, no credential, no cookie. It expires at ``expires``, else at the response's own
+        ``expires`` (none for an origin's response)."""
         request = response.request
         request_url = self.clean_url(request.url or "")
+        created = getattr(response, "created_at", None) or utcnow()
         age = getattr(response, "initial_age", None)
         if age is None:
-            age = initial_age(response.headers, response.created_at, response.elapsed)
+            age = initial_age(response.headers, created, response.elapsed)
         follow = getattr(response, "_next", None)
+        if isinstance(follow, tuple):
+            follow_method, follow_url = follow
+        else:
+            follow_method = getattr(follow, "method", None)
+            follow_url = getattr(follow, "url", None)
         return Entry(
             content=response._content or b"",
             status=int(response.status_code),
             reason=response.reason or "",
             url=self.clean_url(response.url or "") or request_url,
             headers=self.stored_headers(response.headers),
-            created=response.created_at,
-            expires=response.expires,
+            created=created,
+            expires=expires if expires is not None else getattr(response, "expires", None),
             elapsed=round(response.elapsed.total_seconds(), 6),
             encoding=response.encoding,
             request_method=request.method or "GET",
@@ -329,13 +221,13 @@ class SharingPolicy:
                     reason=hop.reason or "",
                     headers=self.stored_headers(hop.headers),
                 )
-                for hop in response.history
+                # A redirect's own history is not its (requests gives each hop the chain so
+                # far): it is stored as a response of its own.
+                for hop in ([] if response.is_redirect else response.history)
             ),
             fingerprint=fingerprint,
             age=age,
-            next=(follow.method or "GET", self.clean_url(follow.url or ""))
-            if follow is not None and follow.url
-            else None,
+            next=(follow_method or "GET", self.clean_url(follow_url)) if follow_url else None,
             transport=stored_transport(transport or stamped_transport(request)),
         )
 
@@ -353,15 +245,3 @@ class SharingPolicy:
             for name, value in request_headers.items()
             if (every or name.lower() in keyed) and not self.is_credential(name)
         )
-
-
-def sets_cookie(headers: Mapping[str, Any]) -> bool:
-    """Whether response ``headers`` set a cookie: a ``Set-Cookie`` or ``Set-Cookie2`` field,
-    in any letter case, whatever its value."""
-    return any(str(name).lower() in SET_COOKIE_FIELDS for name in headers)
-
-
-def vary_names(headers: Mapping[str, Any]) -> set[str]:
-    """The lower-case field names a response's ``Vary`` lists (all its lines)."""
-    value = headers.get("Vary") or ""
-    return {part.strip().lower() for part in str(value).split(",") if part.strip()}

@@ -1,12 +1,12 @@
-"""The stores of one namespace in the cache table, as requests-cache storages.
+"""The stores of one namespace in the cache table: the only I/O of the cache.
 
-:class:`ResponseStorage` owns everything between a response and the table: the shared-cache
-rules applied on every write (refusals, credential partition, redaction through the sharing
-policy), the item encoding, the size limits, the large-object bucket, TTL, and the memory
-tier in front of the table. It is the one read path (:meth:`ResponseStorage.lookup`) and the
-one write path (:meth:`ResponseStorage.write`): whoever writes (the session,
-``responses[key] = value``, requests-cache's ``reset_expiration``, ``recreate_keys`` and
-``update``) goes through it. :class:`RedirectStorage` holds the redirect aliases.
+:class:`ResponseStorage` owns everything between an entry and the table: the item encoding,
+the size limits, the large-object bucket, TTL, the memory tier in front of the table, the
+conditional write that never replaces a newer entry, tombstones and leases. It judges
+nothing: what may be stored, and how a response becomes an entry, are the core's and the
+cache's (cache.py), whose one write path ends in :meth:`ResponseStorage.put`. Reads go
+through :meth:`ResponseStorage.lookup`. :class:`RedirectStorage` holds the redirect aliases.
+They are mappings, as requests-cache's storages are, so its ``BaseCache`` works over them.
 
 Every call to the table or the bucket goes through a :class:`~.guard.StoreGuard` (breaker,
 trace segment, latency, and a failure turned into None), so neither store raises into a
@@ -18,14 +18,11 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
-from requests import Response
-from requests_cache.backends.base import BaseStorage
-from requests_cache.models.response import CachedResponse
 
 from .breaker import CircuitBreaker
 from .config import DEFAULT_MAX_BODY_MB
@@ -51,10 +48,8 @@ from .item import (
     item_size,
     key_fingerprint,
 )
-from .keys import stamped_transport
 from .large_objects import LargeObjectStore
 from .memory import MemoryTier
-from .sharing import SETS_COOKIE, SharingPolicy
 from .table import CacheTable, attribute, error_code
 
 logger = logging.getLogger(__name__)
@@ -65,12 +60,19 @@ MAX_CLOCK_SKEW = timedelta(minutes=5)
 MAX_LEASE = timedelta(minutes=1)
 
 
-class _NamespacedStorage:
-    """The items of one kind in one namespace: maps requests-cache keys to table keys and
-    back, and the mapping operations both storages share. Deletes also leave the memory tier,
-    so this container never serves what it has removed from the table."""
+class _NamespacedStorage(MutableMapping[str, Any]):
+    """The items of one kind in one namespace: maps cache keys to table keys and back, and
+    the mapping operations both storages share (what requests-cache's storages offer, so its
+    ``BaseCache`` works over them). Deletes also leave the memory tier, so this container
+    never serves what it has removed from the table."""
 
     kind: str
+    # requests-cache's storage attributes: items are this project's own format.
+    serializer = None
+    decode_content = True
+
+    def close(self) -> None:
+        """Nothing to close: the client's connections are botocore's."""
 
     def __init__(self, table: CacheTable, namespace: str, memory: MemoryTier | None) -> None:
         self.table = table
@@ -81,7 +83,8 @@ class _NamespacedStorage:
     def table_key(self, key: str) -> str:
         return self.prefix + key
 
-    def _forget(self, key: str) -> None:
+    def forget(self, key: str) -> None:
+        """Drop ``key`` from this container's memory tier."""
         if self.memory is not None:
             self.memory.discard(self.table_key(key))
 
@@ -91,7 +94,7 @@ class _NamespacedStorage:
                 yield str(attribute(item, "key"))[len(self.prefix) :]
 
     def __delitem__(self, key: str) -> None:
-        self._forget(key)
+        self.forget(key)
         if not self.table.delete(self.table_key(key)):
             raise KeyError(key)
 
@@ -104,7 +107,7 @@ class _NamespacedStorage:
     def bulk_delete(self, keys: Iterable[str]) -> None:
         keys = list(keys)
         for key in keys:
-            self._forget(key)
+            self.forget(key)
         self.table.delete_many(self.table_key(k) for k in keys)
 
     def clear(self) -> None:
@@ -113,7 +116,7 @@ class _NamespacedStorage:
         self.bulk_delete(list(self._scan_keys()))
 
 
-class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
+class ResponseStorage(_NamespacedStorage):
     """The responses of one namespace, as a mapping of requests-cache keys to responses, and
     the one read path and the one write path of the cache."""
 
@@ -124,15 +127,18 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
         table: CacheTable,
         namespace: str,
         *,
-        policy: SharingPolicy,
         guard: StoreGuard,
         memory: MemoryTier | None = None,
         large_objects: LargeObjectStore | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_MB * 1024 * 1024,
     ) -> None:
         _NamespacedStorage.__init__(self, table, namespace, memory)
-        BaseStorage.__init__(self, serializer=None)
-        self.policy = policy
+        # What a stored entry is read as: the session's response class (requests-cache's own,
+        # for its session: backend.py).
+        self.to_response: Callable[[Entry, str], Any] = _cached_http_response
+        # How a response written as ``storage[key] = response`` is stored: the cache's one
+        # write path (cache.py sets it).
+        self.write_response: Callable[[str, Any], Any] = _not_writable
         self.guard = guard
         self.stats = guard.stats
         self.large_objects = large_objects
@@ -273,97 +279,52 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
             raise ItemError(f"the body in S3 is unreadable: {error!r}") from None
         return decode_entry(item, stored_body, max_body_bytes=self.max_body_bytes)
 
-    def __getitem__(self, key: str) -> CachedResponse:
+    def __getitem__(self, key: str) -> Any:
         """The response stored under ``key``; KeyError for a miss, whatever the table holds
         (a failure is counted and logged, as by every read)."""
         entry = self.lookup(key, follow_aliases=False)  # never raises
         if entry is None:
             raise KeyError(key)
         try:
-            return entry.to_response(key)
+            return self.to_response(entry, key)
         except Exception as error:
             self.stats.add("errors")
             logger.warning("Cache item %s could not be read, treated as a miss: %r", key, error)
             raise KeyError(key) from None
 
-    def decode(self, key: str, item: dict[str, Any]) -> CachedResponse | None:
+    def decode(self, key: str, item: dict[str, Any]) -> Any:
         """The response in ``item``, or None (counted, logged) if the item is unreadable,
         whatever it holds."""
         try:
-            return self.load_entry(item).to_response(key)
+            return self.to_response(self.load_entry(item), key)
         except Exception as error:
             self.stats.add("unreadable")
             logger.warning("Unreadable cache item %s treated as a miss: %r", key, error)
             return None
 
-    def entries(self) -> Iterator[tuple[str, CachedResponse | None]]:
+    def entries(self) -> Iterator[tuple[str, Any]]:
         """Every key and response of the namespace from one paginated scan (None if unreadable)."""
         for item in self.table.scan(prefix=self.prefix):
             if attribute(item, "kind") == KIND_RESPONSE:
                 key = str(attribute(item, "key"))[len(self.prefix) :]
                 yield key, self.decode(key, item)
 
-    def values(self) -> Iterator[CachedResponse | None]:  # type: ignore[override]
+    def values(self) -> Iterator[Any]:  # type: ignore[override]
         return (response for _, response in self.entries())
 
     # Writes -------------------------------------------------------------------------------
 
-    def __setitem__(self, key: str, response: CachedResponse) -> None:
-        self.write(key, response)
+    def __setitem__(self, key: str, response: Any) -> None:
+        # requests-cache's own writes (reset_expiration, recreate_keys): through the cache's
+        # one write path, which judges them (cache.py).
+        self.write_response(key, response)
 
-    def write(
-        self, key: str, response: Response | CachedResponse, expires: datetime | None = None
-    ) -> Entry | None:
-        """Store ``response`` under ``key`` if the rules allow it; the entry stored, or None.
-        A refused, oversize or failed write leaves nothing of ``response`` in either tier. A
-        response whose body is still unread (``stream=True``) is not stored: the cache never
-        reads a body the caller has not read."""
+    def put(self, key: str, entry: Entry) -> Entry | None:
+        """Store ``entry`` under ``key``: the entry stored, or None. An oversize or failed write,
+        or one the table holds something newer than, leaves nothing of it in either tier. What
+        may be stored is not this store's to judge (cache.py and the core decide)."""
         table_key = self.table_key(key)
-        self._forget(key)
-        reason = self.policy.refusal(response)
-        if reason is None and not self.policy.matches(key, response.request):
-            # Key what was sent: an auth handler, a cookie set on a redirect or credentials
-            # dropped on the way made the response for other credentials than the key's.
-            reason = "credentials changed on the way"
-        if reason is not None:
-            self.stats.add("not_stored")
-            logger.debug("Response not stored in the shared cache: %s", reason)
-            if reason != SETS_COOKIE:
-                return None
-            self.stats.add("not_stored_set_cookie")
-            # A default that costs hits where every response sets a cookie (load balancer
-            # stickiness), so said where it shows: WARNING, since Lambda shows no INFO by
-            # default, but once per URL (scheme, host, path) and for a bounded number of URLs
-            # per container, so it cannot flood the log; the counter has every refusal.
-            shown = self.policy.first_cookie_refusal(str(response.url or ""))
-            if shown is not None:
-                logger.warning(
-                    "Responses of %s are not stored in the shared cache: they set a cookie "
-                    "and are not marked Cache-Control: public or s-maxage (set "
-                    "HTTP_CACHE_SHARE_SET_COOKIE=true to store them without the cookie)",
-                    shown,
-                )
-            return None
-        if isinstance(response, CachedResponse):
-            cached = response if expires is None else CachedResponse.from_response(response)
-        else:
-            if unread(response):
-                # The cache never reads a body the caller has not read: a stream=True response
-                # reaches the caller untouched, its raw stream the origin's own. (Without
-                # stream=True, requests has read the body whole: the size checks below apply.)
-                self.stats.add("not_stored")
-                logger.debug(
-                    "Response not stored in the shared cache: streamed: the cache does not "
-                    "read a body the caller may not read"
-                )
-                return None
-            cached = CachedResponse.from_response(response)
-        if expires is not None:
-            cached.expires = expires
-        # The transport of the request as sent (a copy made above does not carry it).
-        entry = self.policy.to_entry(
-            cached, key_fingerprint(key), stamped_transport(response.request)
-        )
+        self.forget(key)
         if len(entry.content) > self.max_body_bytes:
             self._oversize(entry, len(entry.content))
             return None
@@ -474,7 +435,7 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
     def invalidate(self, key: str) -> None:
         """Leave a tombstone under ``key``: every container's next read of it is a miss, and
         no response older than it may be written over it."""
-        self._forget(key)
+        self.forget(key)
         tombstone = encode_tombstone(self.table_key(key), self.namespace, datetime.now(UTC))
         self.guard.call("write", self.table.put, tombstone)
 
@@ -500,13 +461,15 @@ class ResponseStorage(_NamespacedStorage, BaseStorage[str, CachedResponse]):
         return True
 
 
-def unread(response: Response) -> bool:
-    """Whether the body of ``response`` is still unread: a ``stream=True`` response, whose
-    ``_content`` requests leaves False until someone reads it."""
-    return getattr(response, "_content", None) is False
+def _not_writable(key: str, response: Any) -> None:
+    raise TypeError("responses are written through the cache (SharedCache.store)")
 
 
-class RedirectStorage(_NamespacedStorage, BaseStorage[str, str]):
+def _cached_http_response(entry: Entry, key: str) -> Any:
+    return entry.to_response(key)
+
+
+class RedirectStorage(_NamespacedStorage):
     """Redirect aliases of one namespace: the key of a request that was redirected, mapped to
     the key its final response is stored under."""
 
@@ -516,7 +479,6 @@ class RedirectStorage(_NamespacedStorage, BaseStorage[str, str]):
         self, table: CacheTable, namespace: str, *, guard: StoreGuard, memory: MemoryTier | None
     ) -> None:
         _NamespacedStorage.__init__(self, table, namespace, memory)
-        BaseStorage.__init__(self, serializer=None)
         self.guard = guard
 
     def _scan_keys(self) -> Iterator[str]:

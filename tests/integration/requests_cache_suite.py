@@ -1,10 +1,12 @@
-"""requests-cache's own backend test suite, brought in from its pinned source distribution.
+"""requests-cache's own test suites (its backend suite and its session tests), brought in from
+its pinned source distribution.
 
 requests-cache's wheel has no tests; its sdist does. On first use, pip downloads the sdist of
 the pinned version into ``.cache/requests-cache/`` (ignored by git); it is checked against
-the sha256 recorded here on every run, and only what the suite needs is extracted from it:
-``tests/integration/base_cache_test.py`` (``BaseCacheTest``), ``tests/conftest.py`` (the
-constants and helpers it imports) and ``LICENSE``. requests-cache is under the BSD 2-Clause
+the sha256 recorded here on every run, and only what the suites need is extracted from it:
+``tests/integration/base_cache_test.py`` (``BaseCacheTest``), ``tests/unit/test_session.py``
+(its session tests), ``tests/conftest.py`` (the constants, helpers and mock adapter they
+import) and ``LICENSE``. requests-cache is under the BSD 2-Clause
 licence (Copyright (c) 2019, Roman Haritonov; Copyright (c) 2023, Jordan Cook): its text is in
 the extracted ``LICENSE``; nothing of its code is in this repository.
 
@@ -40,14 +42,16 @@ MEMBERS = {
     "LICENSE": "LICENSE",
     "tests/conftest.py": "conftest.py",
     "tests/integration/base_cache_test.py": "base_cache_test.py",
+    "tests/unit/test_session.py": "test_session.py",
 }
 CACHE_DIR = Path(__file__).resolve().parents[2] / ".cache" / "requests-cache"
 DOWNLOAD_TIMEOUT = 300  # seconds; pip also prepares the sdist's metadata (a few seconds)
 
-# Module names the two files are loaded under (flat: the stress test pickles a function of
+# Module names the files are loaded under (flat: the stress test pickles a function of
 # base_cache_test.py by its module's name, which must be importable from sys.modules as is).
 CONFTEST_MODULE = "requests_cache_suite_conftest"
 BASE_CACHE_TEST_MODULE = "requests_cache_suite_base_cache_test"
+SESSION_TESTS_MODULE = "requests_cache_suite_test_session"
 
 
 class SuiteUnavailable(Exception):
@@ -140,15 +144,40 @@ def load_base_cache_test() -> ModuleType:
     so their conftest is loaded under a name of its own and stands in for ``tests.conftest``
     while base_cache_test.py is imported (and only then). Their root-logger setup (a rich
     handler at INFO, for their own runs) is left out: logging stays pytest's."""
-    if BASE_CACHE_TEST_MODULE in sys.modules:
-        return sys.modules[BASE_CACHE_TEST_MODULE]
+    return _load_suite_module(BASE_CACHE_TEST_MODULE, "base_cache_test.py")
+
+
+def load_session_tests() -> ModuleType:
+    """requests-cache's ``tests/unit/test_session.py``, unmodified, as a module, loaded as
+    :func:`load_base_cache_test` loads base_cache_test.py. Its tests build their sessions with
+    the ``CachedSession`` it imports and the ``mock_session`` fixture of its conftest (not
+    loaded as a pytest conftest): the caller substitutes both."""
+    return _load_suite_module(SESSION_TESTS_MODULE, "test_session.py")
+
+
+def load_conftest() -> ModuleType:
+    """requests-cache's ``tests/conftest.py`` as the suites see it (``tests.conftest``)."""
+    conftest = sys.modules.get(CONFTEST_MODULE)
+    return conftest if conftest is not None else _load_conftest(_extract(_download()))
+
+
+def _load_suite_module(name: str, filename: str) -> ModuleType:
+    """The extracted ``filename`` as module ``name`` (loaded once), with requests-cache's
+    conftest standing in for ``tests.conftest`` while it is imported."""
+    if name in sys.modules:
+        return sys.modules[name]
     directory = _extract(_download())
+    conftest = _load_conftest(directory)
+    with _entry(sys.modules, "tests.conftest", conftest):
+        return _load(name, directory / filename)
+
+
+def _load_conftest(directory: Path) -> ModuleType:
     conftest = sys.modules.get(CONFTEST_MODULE)
     if conftest is None:
         with mock.patch.object(logging, "basicConfig"):
             conftest = _load(CONFTEST_MODULE, directory / "conftest.py")
-    with _entry(sys.modules, "tests.conftest", conftest):
-        return _load(BASE_CACHE_TEST_MODULE, directory / "base_cache_test.py")
+    return conftest
 
 
 @contextlib.contextmanager

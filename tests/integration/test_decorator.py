@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 from lambda_http_cache import cached_http, decorator, get_session
-from lambda_http_cache.backend import DynamoDbCache
+from lambda_http_cache.cache import SharedCache
 
 from scripts.local_servers import DynamoDbProxy, OriginServer, Route
 
@@ -35,7 +35,7 @@ def test_bare_decorator_gives_the_same_warm_session_every_invocation(
     assert handler({}, None) == {"from_cache": False, "price": 2.5}
     assert handler({}, None) == {"from_cache": True, "price": 2.5}
     assert seen[0] is seen[1] is get_session()
-    assert isinstance(seen[0].cache, DynamoDbCache)
+    assert isinstance(seen[0].cache, SharedCache)
     assert seen[0].cache.table.table_name == table_name
 
 

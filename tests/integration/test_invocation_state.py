@@ -19,11 +19,11 @@ import pytest
 import requests
 from lambda_http_cache import cached_http, decorator, get_session, snapstart
 from lambda_http_cache.after_response import AfterResponse
+from lambda_http_cache.core.settings import CacheSettings
 from lambda_http_cache.session import CachedHttpSession
 from requests.adapters import HTTPAdapter
 from requests.auth import HTTPBasicAuth, HTTPDigestAuth
 from requests.cookies import RequestsCookieJar
-from requests_cache.policy import CacheSettings
 
 from scripts.local_servers import OriginServer, Route, SeenRequest
 from tests.helpers import echo, invoke, login_and_account, next_request_id

@@ -314,8 +314,8 @@ def test_the_key_memo_counts_what_it_holds_whatever_vary_names(
 ) -> None:
     """A hostile origin's widest Vary (a header line holds 64 KB): the keys derived for it
     are counted whole by the one accounting rule, so the memo stays within its bound."""
-    from lambda_http_cache.backend import KEY_MEMO_BYTES
     from lambda_http_cache.bounded import footprint
+    from lambda_http_cache.cache import KEY_MEMO_BYTES
 
     names = [f"x-vary-{index:05d}-{'n' * 30}" for index in range(1_400)]
     session = container(table_name)

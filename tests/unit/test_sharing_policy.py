@@ -15,8 +15,9 @@ import requests.adapters
 import urllib3
 from hypothesis import given
 from hypothesis import strategies as st
-from lambda_http_cache.item import FINGERPRINT_HEX, StoredRequest, encode_entry
+from lambda_http_cache.item import FINGERPRINT_HEX, encode_entry
 from lambda_http_cache.keys import Transport
+from lambda_http_cache.response import StoredRequest
 from lambda_http_cache.sharing import (
     REPORTED_COOKIE_URLS,
     SETS_COOKIE,

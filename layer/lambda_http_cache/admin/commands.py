@@ -20,7 +20,7 @@ import boto3
 import requests
 from botocore.config import Config
 
-from ..backend import DynamoDbCache
+from ..cache import SharedCache
 from ..config import DEFAULT_NAMESPACE, DEFAULT_TABLE, CacheConfig, ConfigError, validate_namespace
 from ..item import (
     KIND_LEASE,
@@ -287,14 +287,14 @@ class EntryReport:
         return self.entry
 
 
-def _lookup(args: argparse.Namespace) -> tuple[DynamoDbCache, str]:
+def _lookup(args: argparse.Namespace) -> tuple[SharedCache, str]:
     """The backend for the entry's namespace and the requests-cache key of its request."""
     # The function's own configuration: credentials in a request add a keyed hash to its key,
     # with the function's key secret (HTTP_CACHE_KEY_SECRET: never an option, so it stays out
     # of shell history); bodies too large for an item are in the function's bucket, if any.
     config: CacheConfig = args.config
     s3 = boto3.client("s3", region_name=args.region) if config.large_object_bucket else None
-    backend = DynamoDbCache.from_config(config, connection=_client(args), s3_client=s3)
+    backend = SharedCache.from_config(config, connection=_client(args), s3_client=s3)
     request = requests.Request(args.method, args.url, headers=dict(args.header)).prepare()
     return backend, backend.create_key(request, follow_redirects=args.followed)
 
