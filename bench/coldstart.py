@@ -772,6 +772,14 @@ class Seeded:
     reseed: Callable[[], None]
 
 
+# What requests reads from the environment into a request's transport.
+TRANSPORT_VARIABLES = tuple(
+    name
+    for base in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
+    for name in (base, base.lower())
+)
+
+
 def seed(origin: OriginServer, moto_endpoint: str, environ: dict[str, str]) -> Seeded:
     """Store the product's response the way the example function does (its configuration,
     namespace and ``expire_after``, memory tier off so that a reseed stores it again), and
@@ -785,6 +793,10 @@ def seed(origin: OriginServer, moto_endpoint: str, environ: dict[str, str]) -> S
     url = origin.route(PRODUCT_PATH, body, {"Content-Type": "application/json"})
     rc_url = origin.route(RC_PATH, body, {"Content-Type": "application/octet-stream"})
     overrides = {"HTTP_CACHE_MEMORY_MB": "0", "AWS_ENDPOINT_URL_DYNAMODB": moto_endpoint}
+    # Keys cover the transport the environment gives requests (a CA bundle, proxies): the
+    # seeding session sees the function's, not this process's (empty: unset).
+    overrides.update({name: environ.get(name, "") for name in TRANSPORT_VARIABLES})
+    overrides.update({name: environ.get(name, "") for name in ("NO_PROXY", "no_proxy")})
     with environment(overrides):
         # The example's @cached_http(expire_after=300), in the function's environment.
         session = build_session(
@@ -850,7 +862,9 @@ def first_response(
         )
     response = json.loads(api.response)
     if not first.served(response):
-        raise RuntimeError(f"first response {setup}: not the expected hit: {response!r}")
+        raise RuntimeError(
+            f"first response {setup}: not the expected hit: {response!r}\n{answer.stderr[-3000:]}"
+        )
     if origin_calls:
         raise RuntimeError(f"first response {setup}: the origin was called {origin_calls} times")
     marks = [line for line in answer.stderr.splitlines() if line.startswith("@bench ")]
