@@ -345,6 +345,9 @@ function_dir, layer_dir, runtime_dir, invocations = json.loads(sys.argv[1])
 sys.path[:0] = [function_dir, layer_dir, runtime_dir]
 import handler
 results = [handler.handler({"product_ids": [1, 2, 3]}, None) for _ in range(invocations)]
+# The decorator's path never loads requests-cache; the drop-in backend still finds it.
+requests_cache_loaded = "requests_cache" in sys.modules
+import requests_cache
 origins = {}
 for name in ("handler", "lambda_http_cache", "requests_cache", "requests", "urllib3", "boto3"):
     origins[name] = sys.modules[name].__file__
@@ -352,6 +355,7 @@ print(json.dumps({
     "results": results,
     "origins": origins,
     "sys_path": sys.path,
+    "requests_cache_loaded": requests_cache_loaded,
     "version": "%d.%d" % sys.version_info[:2],
 }))
 """
@@ -472,6 +476,7 @@ def test_example_function_runs_on_the_layer_in_an_isolated_interpreter(
         assert origins[name].startswith(str(site)), (name, origins[name])
     assert origins["boto3"].startswith(str(runtime_dir))
     assert not [p for p in warm["sys_path"] if "site-packages" in p]
+    assert warm["requests_cache_loaded"] is False
     # The layer's bytecode served the imports: nothing was compiled and written into it.
     if version in entry["bytecode"]:
         assert _snapshot(unpacked) == before
