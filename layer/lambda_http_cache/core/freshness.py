@@ -4,9 +4,10 @@ is an argument.
 - Freshness lifetime: ``s-maxage`` over ``max-age`` over ``Expires`` minus ``Date``
   (4.2.1); the response's age when received (``Age``, ``Date``, the time the origin took:
   4.2.3) is subtracted.
-- Heuristic freshness (the ``expire_after`` setting) only for responses without explicit
-  freshness, of a status RFC 9110 calls heuristically cacheable or marked ``public`` (4.2.2);
-  none at all in standards mode.
+- Heuristic freshness only for responses without explicit freshness, of a status RFC 9110
+  calls heuristically cacheable or marked ``public`` (4.2.2): the ``expire_after`` setting
+  (requests-cache's rule), or in standards mode a tenth of the time since ``Last-Modified``
+  (the fraction RFC 9111 mentions and shared caches use), at most a day, and none without it.
 - A ``max-age``, ``s-maxage`` or ``Expires`` that is present but invalid means already stale
   (so stored only if it can be revalidated); an invalid ``Age`` is ignored (5.1).
 - ``must-revalidate``, ``proxy-revalidate`` and ``s-maxage`` forbid serving the response
@@ -24,6 +25,10 @@ from .fields import MAX_DELTA_SECONDS, age_value, cache_control, delta_seconds, 
 
 # RFC 9110, 15.1: status codes whose responses are heuristically cacheable.
 HEURISTIC_STATUSES = frozenset({200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501})
+# Standards mode's heuristic: this fraction of the time since Last-Modified (RFC 9111, 4.2.2),
+# at most this long (as Apache httpd's CacheLastModifiedFactor and CacheMaxExpire defaults).
+LAST_MODIFIED_FRACTION = 0.1
+MAX_HEURISTIC_SECONDS = 24 * 3600
 # Response directives after which a shared cache never serves the response stale.
 NEVER_STALE = ("must-revalidate", "proxy-revalidate", "s-maxage")
 
@@ -63,6 +68,20 @@ def explicit_lifetime(headers: Mapping[str, Any], response_time: datetime) -> fl
     return None
 
 
+def last_modified_lifetime(headers: Mapping[str, Any], response_time: datetime) -> float:
+    """Standards mode's heuristic freshness lifetime, in seconds: a tenth of the time between
+    ``Last-Modified`` and ``Date`` (or the time received), at most a day; 0 without a valid
+    ``Last-Modified`` in the past."""
+    raw = headers.get("Last-Modified")
+    modified = http_date(raw) if raw else None
+    if modified is None:
+        return 0.0
+    raw_date = headers.get("Date")
+    date = (http_date(raw_date) if raw_date else None) or response_time
+    since = (date - modified).total_seconds()
+    return min(max(0.0, since) * LAST_MODIFIED_FRACTION, MAX_HEURISTIC_SECONDS)
+
+
 def response_expire_after(
     headers: Mapping[str, Any],
     default: Any,
@@ -73,18 +92,19 @@ def response_expire_after(
     heuristic: bool = True,
 ) -> Any:
     """When a response stops being fresh, as an ``expire_after`` value: an absolute time for
-    explicit freshness, ``default`` for heuristic freshness, or ``EXPIRE_IMMEDIATELY``."""
+    explicit freshness and standards mode's heuristic (``heuristic`` False), ``default`` for
+    the settings' heuristic freshness, or ``EXPIRE_IMMEDIATELY``."""
     lifetime = explicit_lifetime(headers, response_time)
-    if lifetime is not None:
-        remaining = min(lifetime, MAX_DELTA_SECONDS) - initial_age(headers, response_time, elapsed)
-        if remaining <= 0:
+    if lifetime is None:
+        if status not in HEURISTIC_STATUSES and "public" not in cache_control(headers):
             return EXPIRE_IMMEDIATELY
-        return response_time + timedelta(seconds=remaining)
-    if not heuristic:
+        if heuristic:
+            return default
+        lifetime = last_modified_lifetime(headers, response_time)
+    remaining = min(lifetime, MAX_DELTA_SECONDS) - initial_age(headers, response_time, elapsed)
+    if remaining <= 0:
         return EXPIRE_IMMEDIATELY
-    if status not in HEURISTIC_STATUSES and "public" not in cache_control(headers):
-        return EXPIRE_IMMEDIATELY
-    return default
+    return response_time + timedelta(seconds=remaining)
 
 
 def never_stale(headers: Mapping[str, Any]) -> bool:

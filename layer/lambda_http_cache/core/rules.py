@@ -37,10 +37,13 @@ from .freshness import never_stale, response_expire_after, stale_window
 from .settings import CacheSettings
 
 # The status codes this cache understands (RFC 9110's, but 206: partial content is not
-# combined) and so may store in standards mode; 304 only ever updates a stored response.
+# combined): what must-understand requires; 304 only ever updates a stored response.
 UNDERSTOOD_STATUSES = tuple(
     sorted(int(status) for status in HTTPStatus if 200 <= status < 600 and status not in (206, 304))
 )
+# What standards mode may store: any final status (RFC 9111, 3), unknown ones included when
+# the response states its freshness or is marked public (freshness.py), but 206 and 304.
+FINAL_STATUSES = tuple(status for status in range(200, 600) if status not in (206, 304))
 # Statuses of the redirects requests follows.
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 # Methods that change nothing at the origin: any other, when it succeeds, invalidates what is
@@ -174,6 +177,13 @@ class Plan:
         self.validation_headers: dict[str, str] = {}
         self.stale_if_error: Any = None
         self.stale_while_revalidate: Any = None
+        # The key is marked uncacheable (its last answer could not be stored): a miss whose
+        # fill is not coordinated (hit-for-miss).
+        self.uncacheable = False
+        # Another container is making the key's first fill: wait for it rather than fetch.
+        self.filling = False
+        # The cache could not be read for this request: its fill is not coordinated.
+        self.unavailable = False
         self.heuristic = True
         self.now: datetime
         self._settings = CacheSettings()
@@ -351,7 +361,7 @@ class Plan:
                 elapsed=elapsed,
                 heuristic=self.heuristic,
             )
-            self.skip_write = self.skip_write or "no-store" in directives
+            self.skip_write = self.skip_write or forbids_storing(status, directives)
         has_validator = bool(headers.get("ETag") or headers.get("Last-Modified"))
         skip_stale = self.expire_after == EXPIRE_IMMEDIATELY and not has_validator
         self.skip_write = (
@@ -383,6 +393,16 @@ class Plan:
             or unchanged
         )
         return merged
+
+
+def forbids_storing(status: int, directives: Mapping[str, Any]) -> bool:
+    """Whether a response's Cache-Control ``directives`` forbid storing it: ``no-store``,
+    unless ``must-understand`` comes with a status this cache understands (RFC 9111, 5.2.2.3:
+    such a cache ignores ``no-store`` then; with any other status, must-understand refuses
+    it on its own, core/sharing.py)."""
+    if "no-store" not in directives:
+        return False
+    return not ("must-understand" in directives and status in UNDERSTOOD_STATUSES)
 
 
 def invalidates(method: str | None, status: int) -> bool:

@@ -15,7 +15,7 @@ from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from ..bounded import BoundedMemo
 from .fields import cache_control
-from .rules import UNDERSTOOD_STATUSES, hop_by_hop
+from .rules import UNDERSTOOD_STATUSES, forbids_storing, hop_by_hop
 
 # What a credential is, decided on the lower-case name (header names are case-insensitive, so
 # the rule must be: a name and its upper-case form are judged alike). The name is split into
@@ -132,7 +132,7 @@ def refusal(
     """Why a shared cache must not store a response (its ``status`` and ``headers``, to a
     request with ``request_headers``), or None if it may."""
     directives = cache_control(headers)
-    if "no-store" in directives or "no-store" in cache_control(request_headers):
+    if forbids_storing(status, directives) or "no-store" in cache_control(request_headers):
         return "no-store"
     if "private" in directives and not store_private:
         return "private"

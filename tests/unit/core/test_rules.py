@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -12,17 +13,27 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from lambda_http_cache.core.expiration import DO_NOT_CACHE, EXPIRE_IMMEDIATELY, NEVER_EXPIRE
+from lambda_http_cache.core.fields import cache_control
 from lambda_http_cache.core.rules import (
+    FINAL_STATUSES,
     Plan,
+    forbids_storing,
     freshened_headers,
     invalidates,
     redirect_expires,
     satisfies_conditions,
 )
 from lambda_http_cache.core.settings import CacheSettings
+from lambda_http_cache.core.sharing import refusal
 from requests.structures import CaseInsensitiveDict
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def http_date(moment: datetime) -> str:
+    return format_datetime(moment, usegmt=True)
+
+
 URL = "https://api.example/items"
 
 
@@ -279,6 +290,74 @@ def test_heuristic_freshness_only_where_allowed() -> None:
     assert not judged(302, {"Cache-Control": "public"}, expire_after=300).skip_write
     standards = judged(expire_after=300, heuristic=False)
     assert standards.expire_after == EXPIRE_IMMEDIATELY and standards.skip_write
+
+
+@pytest.mark.parametrize(
+    ("last_modified", "lifetime"),
+    [
+        (timedelta(seconds=1000), 100.0),  # a tenth of the time since Last-Modified
+        (timedelta(days=30), 24 * 3600.0),  # at most a day
+        (timedelta(0), None),  # modified just now: nothing to go by
+        (-timedelta(hours=1), None),  # in the future: nothing to go by
+    ],
+)
+def test_standards_mode_heuristic_comes_from_last_modified(
+    last_modified: timedelta, lifetime: float | None
+) -> None:
+    headers = {"Date": http_date(NOW), "Last-Modified": http_date(NOW - last_modified)}
+    p = judged(headers=headers, expire_after=300, heuristic=False)
+    if lifetime is None:
+        # Stale at once, and kept only to be revalidated (Last-Modified is a validator).
+        assert p.expire_after == EXPIRE_IMMEDIATELY and not p.skip_write
+    else:
+        assert p.expires == NOW + timedelta(seconds=lifetime) and not p.skip_write
+    # The age the response already had counts against it, as for explicit freshness.
+    if lifetime:
+        aged = judged(headers={**headers, "Age": "40"}, expire_after=300, heuristic=False)
+        assert aged.expires == NOW + timedelta(seconds=lifetime - 40)
+
+
+def test_standards_mode_heuristic_only_for_heuristically_cacheable_or_public() -> None:
+    headers = {"Date": http_date(NOW), "Last-Modified": http_date(NOW - timedelta(days=1))}
+    codes = {"allowable_codes": FINAL_STATUSES, "heuristic": False}
+    for status in (200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501):
+        assert judged(status, headers, **codes).expires == NOW + timedelta(seconds=8640)
+    for status in (201, 202, 302, 403, 500, 502, 503, 504, 599):
+        assert judged(status, headers, **codes).expire_after == EXPIRE_IMMEDIATELY
+    public = judged(599, {**headers, "Cache-Control": "public"}, **codes)
+    assert public.expires == NOW + timedelta(seconds=8640)
+
+
+def test_any_final_status_is_storable_in_standards_mode_with_explicit_freshness() -> None:
+    for status in (200, 299, 404, 499, 500, 599):
+        p = judged(status, {"Cache-Control": "max-age=60"}, allowable_codes=FINAL_STATUSES)
+        assert not p.skip_write and p.expires == NOW + timedelta(seconds=60)
+    for status in (206, 304):
+        assert status not in FINAL_STATUSES
+
+
+@pytest.mark.parametrize(
+    ("status", "directives", "forbidden"),
+    [
+        (200, "no-store", True),
+        (200, "max-age=60", False),
+        # RFC 9111, 5.2.2.3: a cache that understands the status ignores no-store then.
+        (200, "max-age=60, no-store, must-understand", False),
+        (404, "max-age=60, no-store, must-understand", False),
+        (599, "max-age=60, no-store, must-understand", True),
+        (206, "max-age=60, no-store, must-understand", True),
+    ],
+)
+def test_must_understand_overrides_no_store_only_for_an_understood_status(
+    status: int, directives: str, forbidden: bool
+) -> None:
+    headers = {"Cache-Control": directives}
+    assert forbids_storing(status, cache_control(headers)) is forbidden
+    p = judged(status, headers, allowable_codes=FINAL_STATUSES)
+    assert p.skip_write is forbidden
+    # The sharing rules agree (the one rule, core/rules.py's, decides for both).
+    reason = refusal(status, CaseInsensitiveDict(headers), CaseInsensitiveDict())
+    assert (reason is not None) is forbidden
 
 
 @pytest.mark.parametrize(
