@@ -36,17 +36,18 @@ class StoreGuard:
             self.stats.add("bypassed")
             return None
         started = time.perf_counter()
+        began = self.breaker.now()
         try:
             with self.tracing.segment(operation):
                 result = call(*args)
         except Exception as error:
-            opened = self.breaker.failure()
+            opened = self.breaker.failure(began)
             self.stats.add("errors")
             outcome = "treated as a miss" if operation == "read" else "response not cached"
             logger.warning("Cache %s failed, %s: %r", operation, outcome, error)
             if opened:
                 logger.warning(
-                    "%d cache calls failed in a row: %s bypassed for %.0f s",
+                    "%d cache calls failed in a row: %s bypassed for a while (%.0f s at most)",
                     self.breaker.threshold,
                     self.store,
                     self.breaker.cooldown,
