@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from lambda_http_cache import DynamoDbCache
-from lambda_http_cache.item import Item, encode_entry, key_fingerprint
+from lambda_http_cache.item import MARKER_KINDS, Item, encode_entry, key_fingerprint
 from lambda_http_cache.session import CachedHttpSession
 from lambda_http_cache.sharing import SharingPolicy
 from lambda_http_cache.table import bounded_config
@@ -53,6 +53,16 @@ def scan_all(client: Any, table_name: str) -> list[dict[str, Any]]:
     """Every item of the table, all pages."""
     pages = client.get_paginator("scan").paginate(TableName=table_name)
     return [item for page in pages for item in page["Items"]]
+
+
+def stored_responses(client: Any, table_name: str) -> list[dict[str, Any]]:
+    """The items of the table that hold a response: not the markers the cache writes to
+    coordinate and to remember (leases, first-fill claims, hit-for-miss, tombstones)."""
+    return [
+        item
+        for item in scan_all(client, table_name)
+        if item.get("kind", {}).get("S") not in MARKER_KINDS
+    ]
 
 
 def encode_response(table_key: str, namespace: str, response: CachedResponse) -> Item:

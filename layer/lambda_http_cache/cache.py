@@ -140,7 +140,7 @@ class SharedCache:
         )
         memory = MemoryTier(memory_cache_bytes, memory_max_age) if memory_cache_bytes > 0 else None
         # Without a configured secret the key's HMAC still separates credentials, but its key
-        # is public: the README says what that costs, and the first use logs it once.
+        # is public: the documentation says what that costs, and the first use logs it once.
         secret = key_secret if key_secret is not None else f"lambda-http-cache:{table_name}"
         self.policy = SharingPolicy(
             self._settings.ignored_parameters or (),
@@ -330,13 +330,19 @@ class SharedCache:
 
     # Reads --------------------------------------------------------------------------------
 
-    def get_response(self, key: str, default: Any = None, *, follow_aliases: bool = True) -> Any:
+    def get_response(
+        self, key: str, default: Any = None, *, follow_aliases: bool = True, marks: bool = False
+    ) -> Any:
         """The memory tier first; then one GetItem (a second only for a redirect alias, unless
-        ``follow_aliases`` is off: an alias is then a miss)."""
+        ``follow_aliases`` is off: an alias is then a miss). With ``marks``, the
+        :class:`~.item.Uncacheable` mark of a key whose last answer could not be stored is
+        returned as such (else it is a miss)."""
         with self._never_raising("Cache read failed, treated as a miss"):
-            entry = self.responses.lookup(key, follow_aliases=follow_aliases)
-            if entry is not None:
-                return self.responses.to_response(entry, key)
+            found = self.responses.lookup_marked(key, follow_aliases=follow_aliases)
+            if isinstance(found, Entry):
+                return self.responses.to_response(found, key)
+            if found is not None and marks:
+                return found
         return default
 
     # Coordination -------------------------------------------------------------------------
@@ -349,13 +355,27 @@ class SharedCache:
             return self.responses.acquire_lease(key, seconds, stored_at)
         return None
 
-    def peek(self, key: str) -> Any:
-        """The response the table holds for ``key`` now (strongly consistent); never raises."""
+    def peek(self, key: str, *, marks: bool = False) -> Any:
+        """The response the table holds for ``key`` now (strongly consistent, past the memory
+        tier, which it updates), or with ``marks`` its uncacheable mark; never raises."""
         with self._never_raising("Cache read failed, treated as a miss"):
-            entry = self.responses.lookup(key, follow_aliases=False, consistent=True)
-            if entry is not None:
-                return self.responses.to_response(entry, key)
+            found = self.responses.lookup_marked(key, follow_aliases=False, consistent=True)
+            if isinstance(found, Entry):
+                return self.responses.to_response(found, key)
+            if found is not None and marks:
+                return found
         return None
+
+    def claim_fill(self, key: str, seconds: float) -> bool | None:
+        """See :meth:`ResponseStorage.claim_fill`; never raises (None on failure)."""
+        with self._never_raising("Cache claim failed, filling without one"):
+            return self.responses.claim_fill(key, seconds)
+        return None
+
+    def mark_uncacheable(self, key: str) -> None:
+        """Leave the hit-for-miss mark under ``key`` (storage.py); never raises."""
+        with self._never_raising("Cache write failed, no uncacheable mark"):
+            self.responses.mark_uncacheable(key)
 
     # Writes -------------------------------------------------------------------------------
 
@@ -366,10 +386,20 @@ class SharedCache:
         expires: datetime | None = None,
     ) -> None:
         """Store a response; a failure leaves it uncached and is logged, never raised."""
-        with self._never_raising("Cache write failed, response not cached"):
-            self._save(response, cache_key, expires)
+        self.save(response, cache_key, expires)
 
-    def _save(self, response: Response, cache_key: str | None, expires: datetime | None) -> None:
+    def save(
+        self, response: Response, cache_key: str | None = None, expires: datetime | None = None
+    ) -> str | None:
+        """:meth:`save_response`, telling why the cache refused ``response`` (None if it was
+        stored, or if its write failed or lost to a newer entry). Never raises."""
+        with self._never_raising("Cache write failed, response not cached"):
+            return self._save(response, cache_key, expires)
+        return None
+
+    def _save(
+        self, response: Response, cache_key: str | None, expires: datetime | None
+    ) -> str | None:
         cache_key = cache_key or self.create_key(response.request)
         if response.history and self._sharing().matches(cache_key, response.request):
             # (requests-cache's own session: the decorator's stores each response under its
@@ -381,15 +411,23 @@ class SharedCache:
             target = self.create_key(response.request, follow_redirects=True)
         else:
             target = cache_key
-        entry = self.store(target, response, expires)
+        entry, refusal = self._store(target, response, expires)
         if entry is None or not response.history or getattr(response, "revalidated", False):
-            return
+            return refusal
         for alias_key, alias in self._chain_aliases(response, cache_key, target, entry.expires):
             self.redirects.write(alias_key, alias)
+        return None
 
     def store(self, key: str, response: Any, expires: datetime | None = None) -> Entry | None:
+        """The one write path (:meth:`_store`): the entry stored, or None."""
+        return self._store(key, response, expires)[0]
+
+    def _store(
+        self, key: str, response: Any, expires: datetime | None = None
+    ) -> tuple[Entry | None, str | None]:
         """The one write path: store ``response`` under ``key`` if the sharing rules allow it
-        (core/sharing.py), as the entry of it the table may hold; the entry stored, or None.
+        (core/sharing.py), as the entry of it the table may hold; the entry stored (or None),
+        and why it was refused (or None).
         A response whose body is still unread (``stream=True``) is not stored: the cache never
         reads a body the caller has not read. Raises nothing the table raises (storage.py
         guards every call); a response that cannot be read as one raises."""
@@ -406,12 +444,15 @@ class SharedCache:
         if reason is not None:
             self.responses.forget(key)
             self._refused(reason, response)
-            return None
+            return None, reason
         # Over the transport of the request as sent.
         entry = policy.to_entry(
             response, key_fingerprint(key), stamped_transport(response.request), expires=expires
         )
-        return self.responses.put(key, entry)
+        stored = self.responses.put(key, entry)
+        if isinstance(stored, str):
+            return None, stored
+        return stored, None
 
     def _refused(self, reason: str, response: Any) -> None:
         """Count and log a refusal."""

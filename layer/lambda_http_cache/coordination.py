@@ -59,6 +59,16 @@ def wait_plan(cached_response: Any) -> tuple[float, float]:
     return wait, poll
 
 
+def poll_intervals(poll: float) -> Iterator[float]:
+    """The pauses between looks for another's write: from :data:`POLL_MIN_SECONDS`, doubling
+    up to ``poll``. A first fill, whose origin time nobody knows yet, assumes a slow origin
+    (a long ``poll``); starting short, a fast origin's answer is seen soon after it lands."""
+    interval = min(POLL_MIN_SECONDS, poll)
+    while True:
+        yield interval
+        interval = min(2 * interval, poll)
+
+
 def refresh_early(cached_response: Any, beta: float) -> bool:
     """Whether to refresh a still fresh entry now (Vattani, Chierichetti and Lowenstein,
     "Optimal Probabilistic Cache Stampede Prevention", VLDB 2015): true when

@@ -3,7 +3,7 @@
 Items are written and read in DynamoDB's low-level attribute-value form (``{"S": ...}``,
 ``{"B": ...}``), so no JSON or ``Decimal`` conversion ever touches a body: the body is one
 binary attribute holding the origin's bytes (zlib-compressed when that saves space), and the
-metadata stays readable in the console. See "Item layout" in the README.
+metadata stays readable in the console. See the item layout page of the documentation.
 
 Between a response and an item stands an :class:`Entry`: the decoded, immutable content of
 one cache entry, which the memory tier keeps and turns into a fresh response on each hit.
@@ -40,6 +40,16 @@ TOMBSTONE_SECONDS = 24 * 3600  # DynamoDB's TTL removes a tombstone after this
 # stored under "<table key>~lease".
 KIND_LEASE = "lease"
 LEASE_SUFFIX = "~lease"
+# What a response the cache could not store leaves under its key for a short while (Varnish's
+# hit-for-miss): the key's next callers go straight to the origin, without waiting on one
+# another for a fill that will never come; any response stored later replaces it.
+KIND_UNCACHEABLE = "uncacheable"
+UNCACHEABLE_SECONDS = 30
+# A key's first fill in progress: the container that wrote it calls the origin, the others
+# wait for its answer. Under the key itself, which that answer then replaces.
+KIND_PENDING = "pending"
+# The kinds that hold no response: what the cache writes to coordinate and to remember.
+MARKER_KINDS = frozenset({KIND_TOMBSTONE, KIND_LEASE, KIND_PENDING, KIND_UNCACHEABLE})
 
 # DynamoDB's item limit is 400 KB, names and values included; keep 1 KB of headroom for any
 # difference between these size rules and the service's own accounting.
@@ -318,6 +328,67 @@ def encode_tombstone(key: str, namespace: str, now: datetime) -> Item:
     }
 
 
+class Uncacheable(NamedTuple):
+    """The mark of a key whose last answer could not be stored, until ``until``."""
+
+    until: datetime
+
+    @property
+    def expires(self) -> datetime:
+        return self.until
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.until <= now
+
+
+def encode_uncacheable(key: str, namespace: str, now: datetime, until: datetime) -> Item:
+    """The hit-for-miss item under the table key ``key``, made at ``now``, until ``until``."""
+    return {
+        "key": _s(key),
+        "v": _n(FORMAT_VERSION),
+        "kind": _s(KIND_UNCACHEABLE),
+        "namespace": _s(namespace),
+        "created": _s(iso_time(now)),
+        "until": _s(iso_time(until)),
+        "ttl": _n(expires_epoch(until)),
+    }
+
+
+def decode_uncacheable(item: Mapping[str, Any]) -> Uncacheable:
+    """The mark stored in ``item``; raises :class:`ItemError` if it is not a well-formed one."""
+    return Uncacheable(_decode_datetime(_text(item, "until"), "until"))
+
+
+class Pending(NamedTuple):
+    """A key's first fill, in progress until ``until`` (then it is as if absent)."""
+
+    until: datetime
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.until <= now
+
+
+def encode_pending(key: str, namespace: str, now: datetime, until: datetime, holder: str) -> Item:
+    """The item claiming the first fill of the table key ``key`` for ``holder`` (a container)
+    from ``now`` until ``until``."""
+    return {
+        "key": _s(key),
+        "v": _n(FORMAT_VERSION),
+        "kind": _s(KIND_PENDING),
+        "namespace": _s(namespace),
+        "holder": _s(holder),
+        "created": _s(iso_time(now)),
+        "until": _n(round(until.timestamp(), 3)),
+        "ttl": _n(expires_epoch(until) + 60),
+    }
+
+
+def decode_pending(item: Mapping[str, Any]) -> Pending:
+    """The claim stored in ``item``; raises :class:`ItemError` if it is not a well-formed one."""
+    until = _decode_number(_get(item, "until", "N"), "until", 0, 2**34)
+    return Pending(datetime.fromtimestamp(until, UTC))
+
+
 def encode_lease(
     key: str, namespace: str, since: datetime, until: datetime, holder: str = ""
 ) -> Item:
@@ -507,7 +578,8 @@ def item_kind(item: Mapping[str, Any]) -> str:
     if version != str(FORMAT_VERSION):
         raise ItemError(f"item format {version!r} is not {FORMAT_VERSION}")
     kind = _get(item, "kind", "S")
-    if kind not in (KIND_RESPONSE, KIND_REDIRECT, KIND_TOMBSTONE, KIND_LEASE):
+    kinds = (KIND_RESPONSE, KIND_REDIRECT, KIND_TOMBSTONE, KIND_LEASE, KIND_UNCACHEABLE)
+    if kind not in (*kinds, KIND_PENDING):
         raise ItemError(f"unknown item kind {kind!r}")
     return str(kind)
 

@@ -17,9 +17,9 @@ from typing import NamedTuple
 
 from .bounded import BoundedMemo
 from .config import DEFAULT_MEMORY_MAX_AGE
-from .item import Alias, Entry
+from .item import Alias, Entry, Uncacheable
 
-Cached = Entry | Alias
+Cached = Entry | Alias | Uncacheable
 
 
 class _Held(NamedTuple):

@@ -35,22 +35,31 @@ from .after_response import AfterResponse
 from .bounded import BoundedMemo
 from .cache import DisabledCache, SharedCache
 from .config import CacheConfig
-from .coordination import Flights, follower_wait, lease_seconds, refresh_early, wait_plan
+from .coordination import (
+    Flights,
+    follower_wait,
+    lease_seconds,
+    poll_intervals,
+    refresh_early,
+    wait_plan,
+)
 from .core.expiration import DO_NOT_CACHE, expiration_time, utcnow
 from .core.freshness import initial_age
 from .core.rules import (
+    FINAL_STATUSES,
     NO_CACHE_HEADER,
     NOT_MODIFIED_HEADERS,
-    UNDERSTOOD_STATUSES,
     Plan,
     invalidates,
     satisfies_conditions,
 )
 from .core.settings import DEFAULT_IGNORED_PARAMS, DEFAULT_STATUS_CODES, CacheSettings
+from .item import Pending, Uncacheable
 from .keys import UnkeyedRequest, stamp, stamped_transport, transport_of, unkeyed_reason
 from .observability import Tracing, log_decision
 from .response import CachedHttpResponse, as_origin_response, gateway_timeout
 from .stats import CacheStats
+from .storage import Unavailable
 
 if TYPE_CHECKING:
     from requests.sessions import _Settings
@@ -622,9 +631,12 @@ class CachedHttpSession(OriginSession):
         **kwargs: Any,
     ) -> None:
         """Refresh ``cached_response`` after the response, if this container wins its lease
-        (or has no leases)."""
-        if self._lease_lost(plan.cache_key, cached_response):
-            return  # another container (or thread of this one) refreshes it
+        (or has no leases). The lease is asked for after the response too: a stale serve
+        costs its caller the lookup alone, not the lease's conditional write."""
+        if self.leases:
+            with self._leases_lock:
+                if self._lease_asked(plan.cache_key, time.monotonic()):
+                    return  # this container refreshes it already, or another one does
         again = request.copy()
         stamp(again, stamped_transport(request))
         # The refresh reads the body whole, so that it can be stored, whatever the caller
@@ -632,6 +644,14 @@ class CachedHttpSession(OriginSession):
         kwargs = {**kwargs, "stream": False}
 
         def refresh() -> None:
+            if self._lease_lost(plan.cache_key, cached_response):
+                return  # another container (or thread of this one) refreshes it
+            if self.leases:
+                # Only if the entry is still the one seen stale: another container may have
+                # replaced it since (this one's memory tier may hold the old one).
+                landed = self.cache.peek(plan.cache_key)
+                if landed is not None and _newer(landed, cached_response):
+                    return
             # Its own cookie jar on this thread, dropped when done: what the origin sets now
             # reaches no caller, and a concurrent invocation's jar is not touched.
             outer = getattr(self._private, "cookies", None)
@@ -680,30 +700,94 @@ class CachedHttpSession(OriginSession):
         cached_response: Any,
         **kwargs: Any,
     ) -> Any:
-        # Only a stored (stale) response takes a lease: a key never stored may never be
-        # cacheable, and its callers must not wait for one another.
-        if not self.settings.read_only and self._lease_lost(plan.cache_key, cached_response):
-            served = self._await_write(request, plan.cache_key, cached_response, **kwargs)
-            if served is not None:
-                return served
+        # A key takes a lease for its first fill as for a refresh, unless its last answer
+        # could not be stored (hit-for-miss): then nobody would fill it, and its callers go
+        # to the origin without waiting on one another.
+        if self._coordinates(plan, **kwargs):
+            if cached_response is None:
+                lease = False if plan.filling else self._claim(plan.cache_key)
+            else:
+                lease = self._lease(plan.cache_key, cached_response)
+            if lease is False:
+                served = self._await_write(request, plan.cache_key, cached_response, **kwargs)
+                if served is not None:
+                    return served
+            elif lease and cached_response is not None:
+                # Won: unless another container has replaced the entry seen stale since it
+                # was read (this container's memory tier may hold the old one), in which
+                # case that newer one is served.
+                served = self._replaced(request, plan, cached_response, **kwargs)
+                if served is not None:
+                    return served
         return self._fetch(request, plan, cached_response, **kwargs)
 
-    def _lease_lost(self, key: str, cached_response: Any) -> bool:
-        """Whether another holds the right to refresh ``key``. The table is asked once per
-        lease period per container: a later asker here takes the answer as lost, since the
-        first is refreshing or waiting (no PutItem, no delay). A key never stored takes no
-        lease; a lease the table cannot grant is not lost (the caller refreshes)."""
+    def _coordinates(self, plan: Plan, **kwargs: Any) -> bool:
+        """Whether a fetch for ``plan`` takes part in the fleet's coordination: a request
+        whose answer may be stored (read, not streamed, the cache writable, the key not
+        marked uncacheable)."""
+        return not (
+            plan.skip_read
+            or plan.uncacheable
+            or plan.unavailable
+            or self.settings.read_only
+            or self.settings.disabled
+            or kwargs.get("stream")
+        )
+
+    def _replaced(
+        self, request: PreparedRequest, plan: Plan, cached_response: Any, **kwargs: Any
+    ) -> Any:
+        """What the cache serves for ``request`` if the table now holds a newer entry than
+        ``cached_response`` (one strongly consistent read, which also updates the memory
+        tier), else None."""
+        landed = self.cache.peek(plan.cache_key, marks=True)
+        if landed is None or isinstance(landed, Uncacheable | Unavailable | Pending):
+            return None
+        if not _newer(landed, cached_response):
+            return None
+        return self._served_now(request, cached_response, **kwargs)
+
+    def forget_leases(self) -> None:
+        """Forget the leases this container remembers asking for (SnapStart: those were
+        asked by the snapshot, not by this restored environment)."""
+        with self._leases_lock:
+            self._leases_asked.clear()
+
+    def _lease(self, key: str, cached_response: Any) -> bool | None:
+        """The right to fill or refresh ``key``: True if this container holds it now, False
+        if another does, None if no lease was taken (leases off, or the table could not
+        grant one: the caller goes on). The table is asked once per lease period per
+        container: a later asker here takes the answer as lost, since the first is fetching
+        or waiting (no PutItem, no delay)."""
         acquire = getattr(self.cache, "acquire_lease", None)
-        if not self.leases or acquire is None or cached_response is None:
-            return False
+        if not self.leases or acquire is None:
+            return None
         seconds = lease_seconds(cached_response)
         now = time.monotonic()
         with self._leases_lock:
-            until = self._leases_asked.get(key)
-            if until is not None and until > now:
-                return True
+            if self._lease_asked(key, now):
+                return False
             self._leases_asked.put(key, now + seconds)
-        return bool(acquire(key, seconds, cached_response.created_at) is False)
+        stored_at = getattr(cached_response, "created_at", None)
+        granted: bool | None = acquire(key, seconds, stored_at)
+        return granted
+
+    def _claim(self, key: str) -> bool | None:
+        """The first fill of ``key``: True if this container makes it, False if another
+        does, None if no claim was made (leases off, or the table could not say)."""
+        claim = getattr(self.cache, "claim_fill", None)
+        if not self.leases or claim is None:
+            return None
+        granted: bool | None = claim(key, lease_seconds(None))
+        return granted
+
+    def _lease_asked(self, key: str, now: float) -> bool:
+        """Whether this container asked for ``key``'s lease within its period."""
+        until = self._leases_asked.get(key)
+        return until is not None and until > now
+
+    def _lease_lost(self, key: str, cached_response: Any) -> bool:
+        return self._lease(key, cached_response) is False
 
     def _await_write(
         self,
@@ -719,9 +803,19 @@ class CachedHttpSession(OriginSession):
             wait, poll = wait_plan(cached_response)
             deadline = time.monotonic() + wait
             peek = self.cache.peek  # only a DynamoDbCache leases
-            while time.monotonic() < deadline:
-                time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
-                landed = peek(key)
+            for interval in poll_intervals(poll):
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+                landed = peek(key, marks=True)
+                if isinstance(landed, Uncacheable | Unavailable):
+                    # The holder's answer could not be stored, or the table cannot be read:
+                    # fetch at once.
+                    return None
+                if isinstance(landed, Pending):
+                    continue  # the first fill is under way
+                if landed is None and cached_response is None:
+                    return None  # nobody is filling the key (any more): fetch at once
                 if landed is not None and _newer(landed, cached_response):
                     served = self._served_now(request, cached_response, **kwargs)
                     if served is not None:
@@ -780,7 +874,7 @@ class CachedHttpSession(OriginSession):
         )
         cached_response: Any = None
         if not plan.skip_read:
-            cached_response = self._lookup(plan.cache_key, request)
+            cached_response = self._lookup(plan, plan.cache_key)
         plan.read(
             cached_response, vary_matches=self._vary_matches(plan, cached_response, request, keying)
         )
@@ -792,7 +886,7 @@ class CachedHttpSession(OriginSession):
             # stale, not on an error, not for only-if-cached). Only the variant found under
             # the request's own Vary key counts.
             plan.cache_key = plan.vary_cache_key
-            vary_cached = self._lookup(plan.vary_cache_key, request)
+            vary_cached = self._lookup(plan, plan.vary_cache_key)
             plan.reset_read()
             matches = self._vary_matches(plan, vary_cached, request, keying)
             plan.vary_cache_key = None  # a variant leads to no further one
@@ -849,11 +943,22 @@ class CachedHttpSession(OriginSession):
         plan.vary_cache_key = create_key(request, match_headers=merged, **keying)
         return False
 
-    def _lookup(self, key: str, request: PreparedRequest) -> Any:
+    def _lookup(self, plan: Plan, key: str) -> Any:
         """The stored response for ``key``. This session stores each request's own response
         and never a redirect alias, so it follows none: an alias under one of its keys was
-        not written by it, and is a miss."""
-        return self.cache.get_response(key, follow_aliases=False)
+        not written by it, and is a miss. A key whose last answer could not be stored is a
+        miss that ``plan`` remembers (hit-for-miss: its callers do not wait on one another)."""
+        found = self.cache.get_response(key, follow_aliases=False, marks=True)
+        if isinstance(found, Uncacheable):
+            plan.uncacheable = True
+            return None
+        if isinstance(found, Pending):
+            plan.filling = True  # another container makes the key's first fill now
+            return None
+        if isinstance(found, Unavailable):
+            plan.unavailable = True  # the read failed: ask the table no more than needed
+            return None
+        return found
 
     def _send_and_cache(
         self,
@@ -930,9 +1035,13 @@ class CachedHttpSession(OriginSession):
             and hasattr(self.cache, "invalidate")
         ):
             self.cache.invalidate(sent, own)
+        refusal = None
         if not plan.skip_write:
-            self.cache.save_response(own, plan.cache_key, plan.expires)
-        elif (
+            refusal = self.cache.save(own, plan.cache_key, plan.expires)
+        streamed = getattr(own, "_content", None) is False  # the caller's choice, not the URL's
+        if ((plan.skip_write and response.status_code != 304) or refusal) and not streamed:
+            self._mark_uncacheable(plan, cached_response)
+        if plan.skip_write and (
             cached_response is not None
             and response.status_code == 304
             # Only a 304 to the cache's own validators, taken from this stored response,
@@ -948,6 +1057,16 @@ class CachedHttpSession(OriginSession):
             expires=None if plan.skip_write else plan.expires,
             cache_key=None if plan.skip_write else plan.cache_key,
         )
+
+    def _mark_uncacheable(self, plan: Plan, cached_response: Any) -> None:
+        """After a first fill whose answer could not be stored: mark the key (hit-for-miss),
+        so that its next callers, here and in other containers, go to the origin without a
+        lease or a wait. Never over a stored entry (a refresh's stale one may yet serve on an
+        error), and only where fills are coordinated."""
+        if cached_response is None and self.leases and self._coordinates(plan):
+            mark = getattr(self.cache, "mark_uncacheable", None)
+            if mark is not None:
+                mark(plan.cache_key)
 
     def _freshen(self, not_modified: Response, plan: Plan, cached_response: Any) -> Any:
         """The stored response, freshened by the origin's 304 (RFC 9111, 4.3.4): updated
@@ -1075,7 +1194,7 @@ def _kept(value: Any) -> Kept:
     invocation. A value that deep-copies to itself (a number, a string, a function, a tuple
     of those) needs no copy. A value that cannot be copied (one holding a lock or a
     threading.local, as requests' HTTPDigestAuth does) is kept by reference, so a change
-    made to it in place is not undone (README)."""
+    made to it in place is not undone (documented)."""
     try:
         copied = copy.deepcopy(value)
     except Exception:
@@ -1146,7 +1265,7 @@ def build_session(config: CacheConfig) -> CachedHttpSession:
         cache_control=config.cache_control,
         allowable_methods=config.allowable_methods,
         allowable_codes=config.allowable_codes
-        or (UNDERSTOOD_STATUSES if config.standards_mode else DEFAULT_STATUS_CODES),
+        or (FINAL_STATUSES if config.standards_mode else DEFAULT_STATUS_CODES),
         stale_if_error=config.stale_if_error,
         match_headers=config.match_headers,
         ignored_parameters=config.ignored_parameters,

@@ -28,21 +28,30 @@ from .breaker import CircuitBreaker
 from .config import DEFAULT_MAX_BODY_MB
 from .guard import StoreGuard
 from .item import (
+    KIND_PENDING,
     KIND_REDIRECT,
     KIND_RESPONSE,
     KIND_TOMBSTONE,
+    KIND_UNCACHEABLE,
     LEASE_SUFFIX,
     MAX_ITEM_BYTES,
+    UNCACHEABLE_SECONDS,
     Alias,
     Entry,
     ItemError,
+    Pending,
+    Uncacheable,
     body_location,
     decode_alias,
     decode_entry,
+    decode_pending,
+    decode_uncacheable,
     encode_entry,
     encode_lease,
+    encode_pending,
     encode_redirect,
     encode_tombstone,
+    encode_uncacheable,
     iso_time,
     item_kind,
     item_size,
@@ -56,6 +65,16 @@ logger = logging.getLogger(__name__)
 
 # How far ahead of this container's clock another's may be; a stored time beyond is bogus.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+
+class Unavailable:
+    """What a read that failed finds: a miss, after which nothing more is asked of the table
+    for that request than storing its answer (no claim, no waiting on others)."""
+
+
+UNAVAILABLE = Unavailable()
+# What put() answers for an entry too large to store.
+OVERSIZE = "oversize"
 # The longest lease a container takes (coordination.py's bound, with room to spare).
 MAX_LEASE = timedelta(minutes=1)
 
@@ -162,9 +181,12 @@ class ResponseStorage(_NamespacedStorage):
             self.large_objects.client.close()
 
     def after_restore(self) -> None:
-        """A restored snapshot starts afresh: new connections, and closed breakers (a failure
-        streak from before the snapshot says nothing now)."""
+        """A restored snapshot starts afresh: new connections, closed breakers (a failure
+        streak from before the snapshot says nothing now), and a new lease owner's id, made at
+        the next lease (every environment restored from one snapshot would share the old one
+        and take each other's leases for their own)."""
         self.drop_connections()
+        self._holder = ""
         self.guard.breaker.success()
         self.bucket_guard.breaker.success()
 
@@ -178,13 +200,31 @@ class ResponseStorage(_NamespacedStorage):
         consistent: bool = False,
         chain_history: bool = False,
     ) -> Entry | None:
+        """The entry for ``key`` (see :meth:`lookup_marked`); a mark is a miss."""
+        found = self.lookup_marked(
+            key, follow_aliases=follow_aliases, consistent=consistent, chain_history=chain_history
+        )
+        return found if isinstance(found, Entry) else None
+
+    def lookup_marked(
+        self,
+        key: str,
+        *,
+        follow_aliases: bool = True,
+        consistent: bool = False,
+        chain_history: bool = False,
+    ) -> Entry | Uncacheable | Pending | Unavailable | None:
         """The entry for ``key``: the memory tier first, then one GetItem (a second to follow
         a redirect alias). None for a miss, a failed call or an unreadable item. With
         ``consistent``, the table as it is now: a strongly consistent GetItem, past the memory
         tier (which it then updates), how a container waiting for another's write sees it.
         An entry found under its own key is served
         without the redirect history of the chain that stored it (unless ``chain_history``):
-        that history belongs to the requests whose aliases lead there."""
+        that history belongs to the requests whose aliases lead there. The mark of a key whose
+        last answer could not be stored, and the claim of a first fill in progress (never
+        kept in the memory tier: its answer replaces it soon), are returned as such; a read
+        that failed, or an item that cannot be read (counted, logged), is
+        :data:`UNAVAILABLE`."""
         table_key = self.table_key(key)
         cached = None
         if self.memory is not None and not consistent:
@@ -196,15 +236,31 @@ class ResponseStorage(_NamespacedStorage):
             if not follow_aliases:
                 return None
             return self._follow(cached, key)
+        if isinstance(cached, Uncacheable):
+            return None if cached.is_expired(datetime.now(UTC)) else cached
         # None: the table's own setting (consistent_read); True forces a consistent read.
         strongly = True if consistent else None
-        item = self.guard.call("read", lambda: self.table.get(table_key, consistent=strongly))
+        # In a tuple: the guard's None (the call failed) stays apart from an absent item's.
+        answer = self.guard.call("read", lambda: (self.table.get(table_key, consistent=strongly),))
+        if answer is None:
+            return UNAVAILABLE
+        (item,) = answer
         if item is None:
             return None
         try:
             kind = item_kind(item)
             if kind == KIND_TOMBSTONE:
                 return None
+            if kind == KIND_PENDING:
+                claim = decode_pending(item)
+                return None if claim.is_expired(datetime.now(UTC)) else claim
+            if kind == KIND_UNCACHEABLE:
+                mark = decode_uncacheable(item)
+                if mark.is_expired(datetime.now(UTC)):
+                    return None
+                if self.memory is not None:
+                    self.memory.put(table_key, mark)
+                return mark
             if kind == KIND_REDIRECT:
                 if not follow_aliases:
                     return None
@@ -216,13 +272,14 @@ class ResponseStorage(_NamespacedStorage):
                 return self._follow(alias, key)
             entry = self._decode(item, table_key)
         except ItemError as error:
+            # A miss, and no claim can be placed over it: as if the table had not answered.
             self.stats.add("unreadable")
             logger.warning("Unreadable cache item %s treated as a miss: %s", key, error)
-            return None
+            return UNAVAILABLE
         except Exception as error:  # whatever the item holds, a read never raises
             self.stats.add("errors")
             logger.warning("Cache item %s could not be read, treated as a miss: %r", key, error)
-            return None
+            return UNAVAILABLE
         if entry is not None and self.memory is not None:
             self.memory.put(table_key, entry)
         if entry is None or chain_history:
@@ -319,15 +376,16 @@ class ResponseStorage(_NamespacedStorage):
         # one write path, which judges them (cache.py).
         self.write_response(key, response)
 
-    def put(self, key: str, entry: Entry) -> Entry | None:
-        """Store ``entry`` under ``key``: the entry stored, or None. An oversize or failed write,
-        or one the table holds something newer than, leaves nothing of it in either tier. What
+    def put(self, key: str, entry: Entry) -> Entry | str | None:
+        """Store ``entry`` under ``key``: the entry stored; :data:`OVERSIZE` if it is too large
+        to store; None if the write failed or the table holds something newer. Either way but
+        the first leaves nothing of it in either tier. What
         may be stored is not this store's to judge (cache.py and the core decide)."""
         table_key = self.table_key(key)
         self.forget(key)
         if len(entry.content) > self.max_body_bytes:
             self._oversize(entry, len(entry.content))
-            return None
+            return OVERSIZE
         item = encode_entry(table_key, self.namespace, entry, ttl=self.table.ttl)
         size = item_size(item)
         if size > MAX_ITEM_BYTES and self.large_objects is not None and "body" in item:
@@ -336,7 +394,7 @@ class ResponseStorage(_NamespacedStorage):
             size = item_size(item)
         if size > MAX_ITEM_BYTES:
             self._oversize(entry, size)
-            return None
+            return OVERSIZE
         written = self.guard.call("write", self._put_unless_newer, item)
         if not written:
             if written is False:
@@ -431,6 +489,60 @@ class ResponseStorage(_NamespacedStorage):
         if since is not None and stored_at is not None and float(since) > stored_at.timestamp():
             self.stats.add("leases_expired")
         return True
+
+    def claim_fill(self, key: str, seconds: float) -> bool | None:
+        """Try to become the one container that makes the first fill of ``key`` for
+        ``seconds``: True if claimed, False if another claimed it (or the key holds something
+        now), None if the table could not say. One conditional PutItem under the key itself,
+        over nothing, a tombstone or a run-out claim; the answer then replaces it."""
+        now = datetime.now(UTC)
+        if not self._holder:
+            self._holder = secrets.token_hex(8)  # at first use: never shared by a snapshot
+        claim = encode_pending(
+            self.table_key(key), self.namespace, now, now + timedelta(seconds=seconds), self._holder
+        )
+
+        def put() -> bool:
+            try:
+                return self.table.put(
+                    claim,
+                    # A claim whose end is not a number, or later than any claim runs, is
+                    # bogus (a corrupt or hostile item): it cannot hold the key.
+                    condition=(
+                        "attribute_not_exists(#k) OR #kind = :tombstone OR (#kind = :pending "
+                        "AND (NOT attribute_type(#until, :number) OR #until < :now "
+                        "OR #until > :implausible))"
+                    ),
+                    ExpressionAttributeNames={"#k": "key", "#kind": "kind", "#until": "until"},
+                    ExpressionAttributeValues={
+                        ":tombstone": {"S": KIND_TOMBSTONE},
+                        ":pending": {"S": KIND_PENDING},
+                        ":now": {"N": str(round(now.timestamp(), 3))},
+                        ":implausible": {
+                            "N": str(round((now + MAX_CLOCK_SKEW + MAX_LEASE).timestamp(), 3))
+                        },
+                        ":number": {"S": "N"},
+                    },
+                )
+            except ClientError as error:
+                if error_code(error) != "ConditionalCheckFailedException":
+                    raise
+                return False
+
+        claimed = self.guard.call("write", put)
+        if claimed is None:
+            return None
+        self.stats.add("leases_won" if claimed else "leases_lost")
+        return bool(claimed)
+
+    def mark_uncacheable(self, key: str, seconds: float = UNCACHEABLE_SECONDS) -> None:
+        """Leave the hit-for-miss mark under ``key`` for ``seconds`` (unless the table holds
+        something newer): the key's next callers go to the origin at once, without a lease."""
+        now = datetime.now(UTC)
+        until = now + timedelta(seconds=seconds)
+        mark = encode_uncacheable(self.table_key(key), self.namespace, now, until)
+        if self.guard.call("write", self._put_unless_newer, mark) and self.memory is not None:
+            self.memory.put(self.table_key(key), Uncacheable(until))
 
     def invalidate(self, key: str) -> None:
         """Leave a tombstone under ``key``: every container's next read of it is a miss, and

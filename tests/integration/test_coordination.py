@@ -62,13 +62,25 @@ def test_threads_of_a_container_make_one_origin_call(table_name: str, origin: Or
     assert 1 <= session.cache.stats["coalesced"] <= 7
 
 
-def test_without_coalescing_each_thread_calls_the_origin(
+def test_without_coalescing_nor_leases_each_thread_calls_the_origin(
     table_name: str, origin: OriginServer
 ) -> None:
     url = counted(origin, "/each", delay=0.3)
-    session = cached_session(table_name, coalesce=False)
+    session = cached_session(table_name, coalesce=False, leases=False)
     together([lambda: session.get(url) for _ in range(4)])
     assert origin.hits["/each"] == 4
+
+
+def test_without_coalescing_the_lease_still_makes_one_first_fill(
+    table_name: str, origin: OriginServer
+) -> None:
+    """Threads of a container are coordinated by the key's lease as other containers are:
+    the first asks for it, the others wait for its write."""
+    url = counted(origin, "/lease-only", delay=0.3)
+    session = cached_session(table_name, coalesce=False)
+    responses = together([lambda: session.get(url) for _ in range(4)])
+    assert [answer(r) for r in responses] == [1] * 4
+    assert origin.hits["/lease-only"] == 1
 
 
 def _expired(table_name: str, url: str) -> None:
@@ -200,5 +212,5 @@ def test_a_container_that_refreshed_a_key_asks_for_its_next_lease_at_once(
     for expected in (2, 3):
         time.sleep(1.1)
         assert answer(session.get(url)) == expected
-    assert session.cache.stats["leases_won"] == 2
+    assert session.cache.stats["leases_won"] == 3  # the first fill's claim, two refreshes
     assert session.cache.stats["leases_lost"] == 0

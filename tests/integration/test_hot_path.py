@@ -14,7 +14,7 @@ import requests
 from lambda_http_cache import cached_http, decorator
 
 from scripts.local_servers import DynamoDbProxy, OriginServer
-from tests.helpers import cached_session
+from tests.helpers import cached_session, scan_all
 
 
 def test_dynamodb_hit_is_one_eventually_consistent_get_item(
@@ -55,10 +55,22 @@ def test_a_memory_hit_is_a_fresh_response_each_time(table_name: str, origin: Ori
     assert second.raw.read() == b'{"a": 1}'
 
 
-def test_a_miss_is_one_get_item_and_one_put_item(
+def test_a_first_fill_is_one_get_item_and_two_put_items(
+    table_name: str, origin: OriginServer, proxy: DynamoDbProxy, ddb: Any
+) -> None:
+    """The read, the claim of the fill (under the key itself: the answer replaces it, so
+    nothing is left behind), the write."""
+    session = cached_session(table_name)
+    for number in range(3):
+        session.get(origin.route(f"/miss/{number}", "{}"))
+    assert proxy.calls == {"GetItem": 3, "PutItem": 6}
+    assert [item["kind"]["S"] for item in scan_all(ddb, table_name)] == ["response"] * 3
+
+
+def test_without_leases_a_miss_is_one_get_item_and_one_put_item(
     table_name: str, origin: OriginServer, proxy: DynamoDbProxy
 ) -> None:
-    session = cached_session(table_name)
+    session = cached_session(table_name, leases=False)
     for number in range(3):
         session.get(origin.route(f"/miss/{number}", "{}"))
     assert proxy.calls == {"GetItem": 3, "PutItem": 3}
@@ -75,9 +87,10 @@ def test_an_expired_item_costs_no_delete(
     time.sleep(1.1)
     proxy.reset()
     assert not session.get(url).from_cache
-    # the read, the lease that makes this container the fleet's one refresher, the write
-    assert proxy.calls == {"GetItem": 1, "PutItem": 2}
-    assert session.cache.stats["leases_won"] == 1
+    # the read, the lease that makes this container the fleet's one refresher, a strongly
+    # consistent read (has another container replaced the entry meanwhile?), the write
+    assert proxy.calls == {"GetItem": 2, "PutItem": 2}
+    assert session.cache.stats["leases_won"] == 2  # the first fill's claim, the refresh's lease
 
 
 @pytest.fixture

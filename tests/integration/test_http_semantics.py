@@ -17,7 +17,7 @@ from lambda_http_cache.session import build_session
 from requests_cache.models.response import CachedResponse
 
 from scripts.local_servers import DynamoDbProxy, OriginServer, Route, SeenRequest
-from tests.helpers import cached_session, scan_all
+from tests.helpers import cached_session, scan_all, stored_responses
 
 
 def container(table: str, **settings: Any) -> Any:
@@ -179,7 +179,7 @@ def test_vary_star_is_never_stored(
 ) -> None:
     url = origin.respond("/star", counted({"Vary": vary, "Cache-Control": "max-age=600"}))
     assert answers(container(table_name), url) == [1, 2]
-    assert scan_all(ddb, table_name) == []
+    assert stored_responses(ddb, table_name) == []
 
 
 def test_credentials_and_vary_work_together(table_name: str, origin: OriginServer) -> None:
@@ -296,7 +296,7 @@ def test_a_cached_redirect_keeps_its_next_request(table_name: str, origin: Origi
 # Standards mode, conditional requests, 304 updates, hop-by-hop fields --------------------------
 
 
-def test_standards_mode_stores_any_understood_status_with_explicit_freshness(
+def test_standards_mode_stores_any_final_status_with_explicit_freshness(
     table_name: str, origin: OriginServer
 ) -> None:
     session = build_session(
@@ -306,13 +306,27 @@ def test_standards_mode_stores_any_understood_status_with_explicit_freshness(
             metrics=False,
         )
     )
-    for status in (301, 404, 410, 500):
+    for status in (301, 404, 410, 500, 299, 499, 599):
         url = origin.respond(f"/status/{status}", counted({"Cache-Control": "max-age=600"}, status))
         assert answers(session, url) == [1, 1]
+    # must-understand: stored only with a status this cache understands, and then even with
+    # no-store (RFC 9111, 5.2.2.3).
     unknown = origin.respond(
-        "/status/599", counted({"Cache-Control": "max-age=600, must-understand"}, 599)
+        "/status/u599", counted({"Cache-Control": "max-age=600, no-store, must-understand"}, 599)
     )
     assert answers(session, unknown) == [1, 2]
+    known = origin.respond(
+        "/status/u200", counted({"Cache-Control": "max-age=600, no-store, must-understand"}, 200)
+    )
+    assert answers(session, known) == [1, 1]
+    # No stated freshness: a tenth of the time since Last-Modified (here a day: 2.4 hours).
+    modified = origin.respond(
+        "/status/lm",
+        counted({"Last-Modified": http_date(-86400)}, 200),
+    )
+    assert answers(session, modified) == [1, 1]
+    unmodified = origin.respond("/status/none", counted({}, 200))
+    assert answers(session, unmodified) == [1, 2]
     defaults = build_session(
         CacheConfig.from_environment({"HTTP_CACHE_TABLE": table_name}, metrics=False)
     )
