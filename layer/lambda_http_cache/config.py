@@ -6,7 +6,7 @@ invocation loudly instead of silently disabling the cache.
 
 Parsed by hand with the standard library, not a settings library such as pydantic: this
 module runs at every cold start, and such a library's import alone costs more than all of
-this (see "Cold start" in the README).
+this (see the memory tier and cold start page of the documentation).
 """
 
 from __future__ import annotations
@@ -132,6 +132,7 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "early_refresh": ("HTTP_CACHE_EARLY_REFRESH", _parse_float),
     "store_private": ("HTTP_CACHE_STORE_PRIVATE", _parse_bool),
     "share_set_cookie": ("HTTP_CACHE_SHARE_SET_COOKIE", _parse_bool),
+    "share_across_tenants": ("HTTP_CACHE_SHARE_ACROSS_TENANTS", _parse_bool),
     "key_secret": ("HTTP_CACHE_KEY_SECRET", lambda _s, raw: raw),
     "breaker_threshold": ("HTTP_CACHE_BREAKER_THRESHOLD", _parse_int),
     "breaker_cooldown": ("HTTP_CACHE_BREAKER_COOLDOWN", _parse_float),
@@ -162,12 +163,12 @@ class CacheConfig:
     namespace: str = DEFAULT_NAMESPACE
     # requests-cache settings
     # Seconds (or a timedelta); -1 never expires, 0 does not cache. The heuristic freshness
-    # of responses that state none (see policy.py); Cache-Control/Expires win when on.
+    # of responses that state none (core/freshness.py); Cache-Control/Expires win when on.
     expire_after: int | float | timedelta | None = DEFAULT_EXPIRE_AFTER
     urls_expire_after: dict[str, Any] | None = None
     cache_control: bool = True
     allowable_methods: tuple[str, ...] = ("GET", "HEAD")
-    # None: 200, or in standards mode every final status the cache understands (policy.py).
+    # None: 200, or in standards mode every final status but 206 and 304 (core/rules.py).
     allowable_codes: tuple[int, ...] | None = None
     stale_if_error: bool | int = False
     match_headers: bool | tuple[str, ...] = False
@@ -182,7 +183,8 @@ class CacheConfig:
     memory_max_age: float = DEFAULT_MEMORY_MAX_AGE
     # The largest body stored or read back: bounds what one hostile item can cost to decode.
     max_body_mb: float = DEFAULT_MAX_BODY_MB
-    # Standards mode: no heuristic freshness; only what the origin states (RFC 9111).
+    # Standards mode: RFC 9111 as written: what the origin states, else a tenth of the time
+    # since Last-Modified (heuristic freshness, at most a day) instead of expire_after.
     standards_mode: bool = False
     # One origin call per key per expiry (coordination.py): threads of a container share one
     # call (coalesce); containers share one through a lease in the table (leases).
@@ -199,6 +201,9 @@ class CacheConfig:
     # Store responses that set a cookie, without it, though not marked public or s-maxage
     # (for origins that set one on every response, such as ALB stickiness cookies).
     share_set_cookie: bool = False
+    # Lambda's tenant isolation mode: one set of entries for every tenant instead of one per
+    # tenant (context.tenant_id), for origins whose answers do not depend on the tenant.
+    share_across_tenants: bool = False
     key_secret: str | None = field(default=None, repr=False)
     # Bodies too large for an item even compressed go to this S3 bucket (off when None).
     large_object_bucket: str | None = None

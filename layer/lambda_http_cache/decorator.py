@@ -3,6 +3,17 @@
 Lambda imports the handler module once per container (the init phase), which is when the
 decorator runs: the session, its DynamoDB client and its connection pool are built there and
 reused by every invocation the container serves.
+
+Every execution model Lambda has goes through here:
+
+- on demand (and provisioned concurrency): one invocation at a time per container; refreshes
+  queued by an invocation run after its response has been posted, by the internal extension
+  (after_response.py);
+- SnapStart: the hooks of snapstart.py drop what a snapshot must not share;
+- Lambda Managed Instances: the runtime forks worker processes, each importing the module
+  (and so building its own session); nothing is frozen, refreshes run on threads;
+- tenant isolation: the invocation's ``context.tenant_id`` partitions the cache key, unless
+  ``share_across_tenants`` is set.
 """
 
 from __future__ import annotations
@@ -10,12 +21,14 @@ from __future__ import annotations
 import functools
 import inspect
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
 from requests import Request
 
 from . import snapstart
+from .after_response import InvocationFrames
 from .config import CacheConfig
 from .observability import MetricsPublisher, join_powertools_logger, logger
 from .session import CachedHttpSession, build_session
@@ -27,6 +40,8 @@ WARM_UP_URL = "https://warm-up.invalid/"
 
 _lock = threading.Lock()
 _container_session: CachedHttpSession | None = None
+# The sessions configured to share entries across tenants (share_across_tenants).
+_shared_across_tenants: weakref.WeakSet[CachedHttpSession] = weakref.WeakSet()
 
 
 def _register(session: CachedHttpSession) -> CachedHttpSession:
@@ -44,9 +59,23 @@ def get_session() -> CachedHttpSession:
     global _container_session
     with _lock:
         if _container_session is None:
-            _container_session = build_session(CacheConfig.from_environment())
+            config = CacheConfig.from_environment()
+            _container_session = build_session(config)
+            _note_tenancy(_container_session, config)
             snapstart.register(_container_session)
         return _container_session
+
+
+def _note_tenancy(session: CachedHttpSession, config: CacheConfig) -> None:
+    if config.share_across_tenants:
+        _shared_across_tenants.add(session)
+
+
+def _tenant_of(session: CachedHttpSession, context: Any) -> str:
+    """The tenant ``session`` keys this invocation's entries under ("": none, or shared)."""
+    if session in _shared_across_tenants:
+        return ""
+    return str(getattr(context, "tenant_id", None) or "")
 
 
 def _wants_session(handler: Callable[..., Any]) -> bool:
@@ -82,6 +111,7 @@ def cached_http(
 def _decorate(handler: Handler, settings: dict[str, Any]) -> Handler:
     config = CacheConfig.from_environment(**settings)
     session = build_session(config)
+    _note_tenancy(session, config)
     container = _register(session)
     snapstart.register(session)
     if (
@@ -93,6 +123,9 @@ def _decorate(handler: Handler, settings: dict[str, Any]) -> Handler:
         # container, the container session's: Lambda invokes one handler of a module, and
         # another's extension would wait for it until each invocation's deadline.
         session.after_response.start_extension()
+    # Where the runtime calls the handler from: its response is posted when that call
+    # returns, and the extension runs the refreshes only then (after_response.py).
+    frames = InvocationFrames() if container.after_response.deferred else None
     pass_session = _wants_session(handler)
     publisher = (
         MetricsPublisher(config.metrics_namespace, config.metrics_service)
@@ -117,20 +150,20 @@ def _decorate(handler: Handler, settings: dict[str, Any]) -> Handler:
         # any code of the module may use during this invocation.
         sessions = _sessions_of(session)
         try:
-            tenant_id = str(getattr(context, "tenant_id", None) or "")
             for each in sessions:
                 # Every invocation starts from the session as init left it: nothing of the
                 # previous caller's (its cookies above all) goes with this one's requests.
                 each.begin_invocation()
                 # Lambda's tenant isolation mode: each tenant its own entries (keys.py).
-                each.tenant_id = tenant_id
+                each.tenant_id = _tenant_of(each, context)
             return handler(event, context, *args, **kwargs)
         finally:
-            # Refreshes queued by this invocation run now, after its response (the
-            # container session's runner is the one whose extension waits for it).
+            # Refreshes queued by this invocation run after its response has been posted
+            # (the container session's runner is the one whose extension waits for it).
             request_id = getattr(context, "aws_request_id", None)
+            caller = frames.caller() if frames is not None else None
             for each in sessions:
-                each.after_response.invocation_finished(request_id)
+                each.after_response.invocation_finished(request_id, caller)
             counts, latencies = session.stats.drain()
             if publisher is not None:
                 _quietly(publisher.publish, counts, latencies)

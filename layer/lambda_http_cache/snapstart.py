@@ -1,18 +1,31 @@
 """SnapStart: the runtime hooks that keep a restored snapshot from reusing stale state.
 
 Everything heavy (imports, the session, its DynamoDB client) is built at init, so a SnapStart
-snapshot or provisioned concurrency captures it. Connections opened before the snapshot are
-useless after a restore (the peer has long closed them), so they are dropped before the
-snapshot and again after the restore; the breaker and the counters start afresh. The memory
-tier is kept: its entries carry absolute expiry times, checked on every read.
+snapshot or provisioned concurrency captures it. Every environment restored from one snapshot
+starts from the same memory, so after a restore:
 
-The hooks come from ``snapshot_restore_py``, which only the Lambda runtime provides; elsewhere
-registration does nothing.
+- connections: those opened before the snapshot are useless (the peer has long closed them),
+  so they are dropped before the snapshot and again after the restore;
+- random numbers: Python's ``random`` is seeded again from the system (the probabilistic
+  early refresh draws from it: one shared sequence would make every restored environment
+  refresh at the same moment, the stampede it exists to prevent);
+- lease ownership: the id a container writes into the leases it takes is made anew (two
+  environments sharing one would each take the other's lease as its own), and the leases this
+  container remembers asking for are forgotten (asked by the snapshot, not by it);
+- the breakers and the counters start afresh.
+
+The memory tier is kept: its entries carry absolute expiry times, checked on every read.
+
+The hooks come from ``snapshot_restore_py``, which the Lambda runtime provides (and the runtime
+client, ``awslambdaric``, depends on); the runtime runs the before-snapshot hooks at the end
+of init when ``AWS_LAMBDA_INITIALIZATION_TYPE`` is ``snap-start``, and the after-restore hooks
+once restored. Where the package is missing, registration does nothing.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -26,9 +39,14 @@ def before_snapshot(session: Session) -> None:
 
 
 def after_restore(session: Session) -> None:
-    """New connections everywhere, and the breakers and counters start afresh: the cache's
-    storage does its part (``DynamoDbCache.after_restore``)."""
+    """New connections everywhere, new random numbers and lease owner, and the breakers and
+    counters start afresh: the cache's storage does its part (``DynamoDbCache.after_restore``)."""
     _drop_connections(session, "after_restore")
+    # Seeded from os.urandom, which differs in every restored environment.
+    _guarded("seeding random numbers", random.seed)
+    forget_leases = getattr(session, "forget_leases", None)
+    if forget_leases is not None:
+        _guarded("forgetting the snapshot's leases", forget_leases)
     stats = getattr(session, "stats", None)
     if stats is not None:
         _guarded("the counters' reset", lambda: stats.drain())
