@@ -1,22 +1,26 @@
 """`make conformance`: the public HTTP caching test suite against this project's session and
 other Python caches, side by side, in one run.
 
-    python -m bench.conformance [--cache NAME ...] [--suite DIR] [--out DIR]
+    python -m bench.conformance [--cache NAME ...] [--suite DIR [--suite-commit SHA]] [--out DIR]
 
 The suite is Mark Nottingham's cache-tests (npm ``http-cache-tests``, the version pinned in
 the Makefile), which `make conformance` installs into ``bench/.conformance/``; the harness
-installs nothing. It starts the suite's test origin (its own request handlers, on
-loopback), a local DynamoDB-compatible server for this project's table, and then, for each
-cache in turn, a reverse proxy on 127.0.0.1 that sends every request (method, path, query,
-headers, body) through that cache's client to the origin and writes the client's answer back
-(status, headers, body), and runs the suite's command-line client against the proxy.
+installs nothing. ``--suite`` takes either that npm package or a checkout of the suite's git
+source (its engine under ``test-engine/``, its npm dependencies installed in it), which
+``make conformance CONFORMANCE_SUITE_DIR=...`` runs. It starts the suite's test origin (its
+own request handlers, on loopback), a local DynamoDB-compatible server for this project's
+table, and then, for each cache in turn, a reverse proxy on 127.0.0.1 that sends every
+request (method, path, query, headers, body) through that cache's client to the origin and
+writes the client's answer back (status, headers, body), and runs the suite's command-line
+client against the proxy.
 
 Every cache is driven through ``requests`` the same way: no redirects followed, no session
 headers, no cookie jar, nothing from the environment (proxies, ``.netrc``), so each is measured
 on HTTP caching rather than on client habits.
 
 Writes ``conformance.json`` (every test's result for every cache) and ``conformance.md``
-(the tables) to ``bench/results/``, and prints the summary.
+(the tables) to ``bench/results/`` (``conformance-git.*`` for a git checkout, so that both
+can be kept), and prints the summary.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -55,8 +59,8 @@ RESULTS = ROOT / "bench" / "results"
 SCRATCH = ROOT / "bench" / ".conformance"
 SUITE_NAME = "http-cache-tests"
 SUITE_DIR = SCRATCH / "node_modules" / SUITE_NAME
-# The suite runs 100 tests at a time, each a few requests with pauses of 3 s: a run takes
-# about 20 s straight to the origin, 20 to 35 s through a cache.
+# The npm release runs 100 tests at a time, the git source 25, each a few requests with pauses
+# of 3 s: a run takes 20 to 35 s (npm) or 1 to 2 minutes (git) through a cache.
 SUITE_TIMEOUT = 900.0
 # How long the proxy's client waits for the origin.
 ORIGIN_TIMEOUT = 30.0
@@ -68,15 +72,39 @@ logger = logging.getLogger("bench.conformance")
 # The suite: its origin, its tests, its command-line client
 
 
+NPM, GIT = "npm", "git"
+
+
+def suite_source(suite_dir: Path) -> str | None:
+    """How this copy of the suite is laid out: the npm package has its engine (cli.mjs,
+    server/, client/, lib/) at the top, beside tests/; a checkout of the git source since 2021
+    has it under test-engine/. None: neither."""
+    if (suite_dir / "test-engine" / "cli.mjs").is_file():
+        return GIT
+    if (suite_dir / "cli.mjs").is_file():
+        return NPM
+    return None
+
+
+def engine_dir(suite_dir: Path) -> Path:
+    return suite_dir / "test-engine" if suite_source(suite_dir) == GIT else suite_dir
+
+
+def extra_groups(suite_dir: Path) -> list[str]:
+    """Test groups the command-line client adds to tests/index.mjs: the npm release's cli.mjs
+    adds Surrogate-Control; the git source has no such group (its index holds them all)."""
+    return ["surrogate-control.mjs"] if suite_source(suite_dir) == NPM else []
+
+
 # The suite's origin is server/server.mjs, which listens on every interface; this runs the
 # same request handlers with the same dispatch on 127.0.0.1 only, on a free port it prints.
 ORIGIN_JS = """
 import http from 'node:http'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
-const suite = process.argv[1]
+const server_dir = process.argv[1]
 const load = async name =>
-  (await import(pathToFileURL(path.join(suite, 'server', name)).href)).default
+  (await import(pathToFileURL(path.join(server_dir, name)).href)).default
 const handlers = new Map([
   ['config', await load('handle-config.mjs')],
   ['test', await load('handle-test.mjs')],
@@ -94,8 +122,8 @@ const server = http.createServer((request, response) => {
 server.listen(0, '127.0.0.1', () => console.log(server.address().port))
 """
 
-# Every test of the suite as its command-line client sees them (cli.mjs adds the
-# Surrogate-Control group to tests/index.mjs), with the fields that classify them.
+# Every test of the suite as its command-line client sees them (tests/index.mjs and the
+# groups the client adds to it), with the fields that classify them.
 EXPORT_JS = """
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -103,7 +131,7 @@ const suite = process.argv[1]
 const load = async name =>
   (await import(pathToFileURL(path.join(suite, 'tests', name)).href)).default
 const groups = await load('index.mjs')
-groups.push(await load('surrogate-control.mjs'))
+for (const name of JSON.parse(process.argv[2])) groups.push(await load(name))
 console.log(JSON.stringify(groups.map(group => ({
   id: group.id,
   name: group.name,
@@ -113,6 +141,7 @@ console.log(JSON.stringify(groups.map(group => ({
     kind: test.kind || 'required',
     browser_only: test.browser_only === true,
     browser_skip: test.browser_skip === true,
+    cdn_only: test.cdn_only === true,
     depends_on: test.depends_on || []
   }))
 }))))
@@ -132,15 +161,21 @@ class SuiteTest:
     # Not run against browsers: shared-cache tests, and tests a browser cannot send.
     browser_skip: bool = False
     depends_on: tuple[str, ...] = ()
+    # For CDNs (the git source's CDN-Cache-Control group): not run against browsers.
+    cdn_only: bool = False
 
     @property
     def shared(self) -> bool:
         """A test of a shared cache only: the suite marks them ``browser_skip`` and names the
-        cache a shared (or surrogate, i.e. CDN) one; ``browser_skip`` alone also covers tests
-        that browsers cannot run (conditional requests, manual redirects)."""
-        return self.browser_skip and (
-            self.group == "surrogate-control"
-            or re.search(r"\bshared\b", self.name, re.IGNORECASE) is not None
+        cache a shared (or surrogate, i.e. CDN) one, or marks them ``cdn_only``;
+        ``browser_skip`` alone also covers tests that browsers cannot run (conditional
+        requests, manual redirects)."""
+        return self.cdn_only or (
+            self.browser_skip
+            and (
+                self.group == "surrogate-control"
+                or re.search(r"\bshared\b", self.name, re.IGNORECASE) is not None
+            )
         )
 
 
@@ -155,6 +190,7 @@ def parse_export(groups: Iterable[Mapping[str, Any]]) -> list[SuiteTest]:
             browser_only=bool(test.get("browser_only")),
             browser_skip=bool(test.get("browser_skip")),
             depends_on=tuple(test.get("depends_on") or ()),
+            cdn_only=bool(test.get("cdn_only")),
         )
         for group in groups
         for test in group["tests"]
@@ -170,7 +206,14 @@ def node() -> str:
 
 def load_suite(suite_dir: Path) -> list[SuiteTest]:
     answer = subprocess.run(
-        [node(), "--input-type=module", "-e", EXPORT_JS, str(suite_dir)],
+        [
+            node(),
+            "--input-type=module",
+            "-e",
+            EXPORT_JS,
+            str(suite_dir),
+            json.dumps(extra_groups(suite_dir)),
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -183,11 +226,90 @@ def suite_version(suite_dir: Path) -> str:
     return str(json.loads((suite_dir / "package.json").read_text())["version"])
 
 
+def suite_commit(suite_dir: Path) -> str | None:
+    """The commit of a git checkout, when it still has its .git (an export has none)."""
+    if not (suite_dir / ".git").exists():
+        return None
+    answer = subprocess.run(
+        ["git", "-C", str(suite_dir), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if answer.returncode != 0:
+        return None
+    return answer.stdout.strip() or None
+
+
+def missing_dependencies(suite_dir: Path) -> list[str]:
+    """The suite's npm dependencies that Node.js would not find from its engine (the npm
+    package has them beside it, in the node_modules it was installed into; a git checkout
+    needs its own)."""
+    declared = json.loads((suite_dir / "package.json").read_text()).get("dependencies") or {}
+    engine = engine_dir(suite_dir)
+    return [
+        name
+        for name in declared
+        if not any(
+            (folder / "node_modules" / name / "package.json").is_file()
+            for folder in (engine, *engine.parents)
+        )
+    ]
+
+
+# The suite's published results (results/index.mjs): which cache, of what kind and version.
+PUBLISHED_JS = """
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
+const index = path.join(process.argv[1], 'results', 'index.mjs')
+console.log(JSON.stringify((await import(pathToFileURL(index).href)).default))
+"""
+
+
+@dataclass(frozen=True)
+class Published:
+    """One cache's results as the suite publishes them, from the run its authors made."""
+
+    name: str
+    type: str  # "browser", "rev-proxy", "cdn"
+    version: str
+    results: Mapping[str, Any]
+
+
+def load_published(suite_dir: Path) -> list[Published]:
+    """The shared caches among the suite's published results (browsers are private caches,
+    not comparable); none when the copy has no results/ folder."""
+    if not (suite_dir / "results" / "index.mjs").is_file():
+        return []
+    answer = subprocess.run(
+        [node(), "--input-type=module", "-e", PUBLISHED_JS, str(suite_dir)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    published = []
+    for entry in json.loads(answer.stdout):
+        path = suite_dir / "results" / str(entry["file"])
+        if entry.get("type") == "browser" or not path.is_file():
+            continue
+        published.append(
+            Published(
+                name=str(entry["name"]),
+                type=str(entry.get("type") or ""),
+                version=str(entry.get("version") or ""),
+                results=json.loads(path.read_text()),
+            )
+        )
+    return published
+
+
 class SuiteOrigin:
     """The suite's test origin, a Node.js child process on loopback."""
 
     def __init__(self, suite_dir: Path, log: Path) -> None:
         self.suite_dir = suite_dir
+        self.server_dir = engine_dir(suite_dir) / "server"
         self.log = log
         self.process: subprocess.Popen[str] | None = None
         self.port = 0
@@ -199,7 +321,7 @@ class SuiteOrigin:
     def start(self) -> SuiteOrigin:
         # cwd: the suite's file handler serves the package's own files, as under npm.
         self.process = subprocess.Popen(
-            [node(), "--input-type=module", "-e", ORIGIN_JS, str(self.suite_dir)],
+            [node(), "--input-type=module", "-e", ORIGIN_JS, str(self.server_dir)],
             cwd=self.suite_dir,
             stdout=subprocess.PIPE,
             stderr=self.log.open("w"),
@@ -242,7 +364,7 @@ def run_suite(suite_dir: Path, base_url: str, timeout: float = SUITE_TIMEOUT) ->
     # What `npm run cli --base=...` sets; an empty id runs every test.
     environment.update(npm_config_base=base_url, npm_package_config_id="")
     answer = subprocess.run(
-        [node(), "--no-warnings", "cli.mjs"],
+        [node(), "--no-warnings", str(engine_dir(suite_dir) / "cli.mjs")],
         cwd=suite_dir,
         env=environment,
         capture_output=True,
@@ -286,7 +408,9 @@ def answer_from_response(response: Any, method: str) -> Answer:
     """What the proxy writes back for a client's response: the status, reason and headers as
     the client gives them, the body it read. The proxy frames the body itself, so the
     response's Transfer-Encoding goes and Content-Length is the body's length (a HEAD, 1xx,
-    204 or 304 answer has no body and keeps the Content-Length it came with)."""
+    204 or 304 answer has no body and keeps the Content-Length it came with). A 1xx answer
+    is what http.client makes of an origin's 102 or 103 (it skips only 100 Continue): passed
+    on as it is, with no final response after it, the suite's client times out on it."""
     status = int(response.status_code)
     reason = response.reason or _phrase(status)
     body = b"" if method == "HEAD" else (response.content or b"")
@@ -752,6 +876,53 @@ def summary_table(
     return markdown_table(SUMMARY_HEADER, summary_rows(tests, by_cache, labels))
 
 
+PUBLISHED_HEADER = [
+    "cache",
+    "kind",
+    "required + optimal passing",
+    "required",
+    "optimal",
+    "shared-cache tests (required + optimal)",
+    "of the required + optimal, not in that run",
+]
+
+
+def comparison_rows(
+    tests: list[SuiteTest],
+    by_cache: Mapping[str, Mapping[str, str]],
+    labels: Mapping[str, str],
+    published: Sequence[Published],
+) -> list[list[str]]:
+    """The caches run here and the suite's published shared caches, on the same required and
+    optimal tests; a test that a published run did not have counts as not passed."""
+    rows: list[tuple[str, str, Mapping[str, str]]] = [
+        (labels[cache_id], "run here", results) for cache_id, results in by_cache.items()
+    ]
+    rows += [
+        (f"{cache.name} {cache.version}", cache.type, outcomes(tests, cache.results))
+        for cache in published
+    ]
+    answer = []
+    for label, kind, results in rows:
+        headline = tally(tests, results, scored)
+        required = tally(tests, results, lambda t: scored(t) and t.kind == "required")
+        optimal = tally(tests, results, lambda t: scored(t) and t.kind == "optimal")
+        shared = tally(tests, results, lambda t: scored(t) and t.shared)
+        absent = sum(1 for test in tests if scored(test) and results[test.id] == NOT_RUN)
+        answer.append(
+            [
+                label,
+                kind,
+                f"**{headline.passed}** of {headline.total}",
+                f"{required.passed} of {required.total}",
+                f"{optimal.passed} of {optimal.total}",
+                f"{shared.passed} of {shared.total}",
+                str(absent),
+            ]
+        )
+    return answer
+
+
 def kind_table(
     tests: list[SuiteTest], by_cache: Mapping[str, Mapping[str, str]], labels: Mapping[str, str]
 ) -> str:
@@ -766,12 +937,24 @@ def group_table(
     return markdown_table(header, group_rows(tests, by_cache))
 
 
+def suite_line(facts: Mapping[str, Any]) -> str:
+    """Which suite ran. A git checkout's package.json keeps the version of the last npm
+    release, whatever changed since: its commit is what names it."""
+    if facts.get("suite_source", NPM) == NPM:
+        return f"{facts['suite']} {facts['suite_version']} (npm)"
+    commit = facts.get("suite_commit") or "unknown"
+    return (
+        f"{facts['suite']} from its git source, commit {commit} (its package.json says "
+        f"{facts['suite_version']}: not the npm release of that number)"
+    )
+
+
 def facts_line(facts: Mapping[str, Any]) -> str:
     versions = facts["versions"]
     packages = ", ".join(f"{name} {version}" for name, version in versions.items() if version)
     changed = " (library changed since)" if facts.get("library_changed_since_commit") else ""
     return (
-        f"{facts['suite']} {facts['suite_version']} (npm), run {facts['date'][:10]} on "
+        f"{suite_line(facts)}, run {facts['date'][:10]} on "
         f"{facts['nproc']} CPUs (`nproc` {facts['nproc']}, {facts['cpu']}), Python "
         f"{facts['python']}, Node.js {facts['node']}, {facts['system']}; {packages}; "
         f"commit {facts['git_commit']}{changed}."
@@ -783,6 +966,9 @@ def markdown(
     by_cache: Mapping[str, Mapping[str, str]],
     runs: Mapping[str, Mapping[str, Any]],
     facts: Mapping[str, Any],
+    published: Sequence[Published] = (),
+    json_name: str = "conformance.json",
+    command: str = "make conformance",
 ) -> str:
     """The tables, for ``runs`` (per cache: label, description, settings, seconds, error)."""
     labels = {cache_id: runs[cache_id]["label"] for cache_id in by_cache}
@@ -802,8 +988,8 @@ def markdown(
         [
             "# HTTP caching conformance",
             "",
-            "Written by `make conformance` (`python -m bench.conformance`); every test's result "
-            "for every cache is in `conformance.json`.",
+            f"Written by `{command}` (`python -m bench.conformance`); every test's result "
+            f"for every cache is in `{json_name}`.",
             "",
             facts_line(facts),
             "",
@@ -834,15 +1020,37 @@ def markdown(
             "",
             markdown_table(["cache", *OTHER_OUTCOMES], other_rows(tests, by_cache, labels)),
             "",
+            *published_section(tests, by_cache, labels, published),
         ]
     )
+
+
+def published_section(
+    tests: list[SuiteTest],
+    by_cache: Mapping[str, Mapping[str, str]],
+    labels: Mapping[str, str],
+    published: Sequence[Published],
+) -> list[str]:
+    if not published:
+        return []
+    return [
+        "## Beside the suite's published results",
+        "",
+        "The suite's `results/` folder holds the results its authors published for other caches "
+        "(run with the suite of their day, not by this harness); the shared caches among them, "
+        "on this run's required and optimal tests. A test that their run did not have counts as "
+        "not passed.",
+        "",
+        markdown_table(PUBLISHED_HEADER, comparison_rows(tests, by_cache, labels, published)),
+        "",
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
 # The run
 
 
-def machine(suite_dir: Path) -> dict[str, Any]:
+def machine(suite_dir: Path, commit: str | None = None) -> dict[str, Any]:
     from bench.run import cpu_model, git_output
 
     versions: dict[str, str | None] = {}
@@ -866,6 +1074,8 @@ def machine(suite_dir: Path) -> dict[str, Any]:
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "suite": SUITE_NAME,
         "suite_version": suite_version(suite_dir),
+        "suite_source": suite_source(suite_dir),
+        "suite_commit": commit or suite_commit(suite_dir),
         "nproc": os.cpu_count(),
         "cpu": cpu_model(),
         "python": platform.python_version(),
@@ -904,8 +1114,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=[cache.id for cache in CACHES],
         help="run only this cache (repeatable; default: all)",
     )
-    parser.add_argument("--suite", type=Path, default=SUITE_DIR, help="the installed suite")
+    parser.add_argument(
+        "--suite",
+        type=Path,
+        default=SUITE_DIR,
+        help="the suite: the npm package (default: the one `make conformance` installs) or a "
+        "checkout of its git source",
+    )
+    parser.add_argument(
+        "--suite-commit",
+        help="the git checkout's commit, when it has no .git to read it from (recorded only)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="output folder (bench/results)")
+    parser.add_argument(
+        "--name",
+        help="output file names without extension (default: conformance for the npm package, "
+        "conformance-git for a git checkout)",
+    )
     parser.add_argument("--timeout", type=float, default=SUITE_TIMEOUT, help="seconds per cache")
     return parser.parse_args(argv)
 
@@ -944,9 +1169,23 @@ def run_cache(
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     suite_dir: Path = args.suite.resolve()
-    if not (suite_dir / "cli.mjs").is_file():
-        print(f"{SUITE_NAME} is not installed in {suite_dir}: run `make conformance`")
+    source = suite_source(suite_dir)
+    if source is None:
+        print(
+            f"{SUITE_NAME} is not in {suite_dir} (neither the npm package's cli.mjs nor a git "
+            "checkout's test-engine/cli.mjs): run `make conformance`"
+        )
         return 2
+    missing = missing_dependencies(suite_dir)
+    if missing:
+        print(
+            f"the suite's npm dependencies are not installed ({', '.join(missing)}): "
+            f"npm install --prefix {suite_dir} --omit=dev"
+        )
+        return 2
+    name: str = args.name or ("conformance" if source == NPM else "conformance-git")
+    # A git run's logs apart from the npm run's, as its results are.
+    logs = "" if source == NPM else "git-"
     started = time.perf_counter()
 
     def progress(message: str) -> None:
@@ -959,8 +1198,9 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     caches = [cache for cache in CACHES if not args.cache or cache.id in args.cache]
     tests = load_suite(suite_dir)
-    facts = machine(suite_dir)
-    progress(f"{SUITE_NAME} {facts['suite_version']}: {len(tests)} tests")
+    published = load_published(suite_dir)
+    facts = machine(suite_dir, args.suite_commit)
+    progress(f"{suite_line(facts)}: {len(tests)} tests")
 
     from scripts.local_servers import MotoServer
 
@@ -968,10 +1208,10 @@ def main(argv: list[str] | None = None) -> int:
     raw: dict[str, dict[str, Any]] = {}
     runs: dict[str, dict[str, Any]] = {}
     with ExitStack() as stack:
-        stack.enter_context(logs_to(SCRATCH / "caches.log"))
+        stack.enter_context(logs_to(SCRATCH / f"{logs}caches.log"))
         moto = stack.enter_context(MotoServer())
         os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = moto.endpoint
-        origin = stack.enter_context(SuiteOrigin(suite_dir, SCRATCH / "origin.log"))
+        origin = stack.enter_context(SuiteOrigin(suite_dir, SCRATCH / f"{logs}origin.log"))
         progress(f"suite origin at {origin.url}, DynamoDB server at {moto.endpoint}")
         context = RunContext(moto.endpoint)
         for cache in caches:
@@ -1003,6 +1243,7 @@ def main(argv: list[str] | None = None) -> int:
                 "shared": test.shared,
                 "browser_only": test.browser_only,
                 "depends_on": list(test.depends_on),
+                "cdn_only": test.cdn_only,
                 "name": test.name,
             }
             for test in tests
@@ -1011,16 +1252,30 @@ def main(argv: list[str] | None = None) -> int:
             cache_id: {**runs[cache_id], "outcomes": by_cache[cache_id], "results": raw[cache_id]}
             for cache_id in by_cache
         },
+        # The suite's published shared caches, as this harness counts their results.
+        "published": {
+            cache.name: {
+                "type": cache.type,
+                "version": cache.version,
+                "outcomes": outcomes(tests, cache.results),
+            }
+            for cache in published
+        },
     }
-    (args.out / "conformance.json").write_text(json.dumps(document, indent=1) + "\n")
-    (args.out / "conformance.md").write_text(markdown(tests, by_cache, runs, facts))
+    command = "make conformance"
+    if source == GIT:
+        command += " CONFORMANCE_SUITE_DIR=..."
+    (args.out / f"{name}.json").write_text(json.dumps(document, indent=1) + "\n")
+    (args.out / f"{name}.md").write_text(
+        markdown(tests, by_cache, runs, facts, published, f"{name}.json", command)
+    )
     labels = {cache_id: run["label"] for cache_id, run in runs.items()}
     print()
     print(summary_table(tests, by_cache, labels))
     print()
     print(kind_table(tests, by_cache, labels))
     print()
-    progress(f"written {args.out / 'conformance.md'} and conformance.json")
+    progress(f"written {args.out / f'{name}.md'} and {name}.json")
     return 1 if any(run.get("error") for run in runs.values()) else 0
 
 
