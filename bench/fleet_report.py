@@ -16,7 +16,7 @@ CHART_NAMES = {
     "early_refresh": "ours: early\nrefresh",
 }
 # Operations in the order they are shown.
-OPERATIONS = ("GetItem", "GetItem (consistent)", "PutItem", "PutItem (lease)")
+OPERATIONS = ("GetItem", "GetItem (consistent)", "PutItem", "PutItem (claim)", "PutItem (lease)")
 
 
 def _ms(summary: dict[str, Any] | None, field: str) -> str:
@@ -39,20 +39,53 @@ def _calls(per: dict[str, float]) -> str:
     return " + ".join(f"{per[op]:.3f} {op}" for op in shown)
 
 
-def variant_rows(results: dict[str, Any]) -> list[list[str]]:
+def _per_fill(v: dict[str, Any]) -> str:
+    mean, worst = (
+        v.get("origin_calls_per_key_per_fill_mean"),
+        v.get("origin_calls_per_key_per_fill_max"),
+    )
+    if mean is None or worst is None:
+        return "-"
+    return f"{mean:.2f} ({worst:.2f})"
+
+
+def _first_fill(v: dict[str, Any]) -> str:
+    calls = v.get("first_fill_calls_per_key")
+    if calls is None:
+        return "primed" if v.get("first_fill_included") is False else "-"
+    waited = v.get("latency_first_fill")
+    return ", ".join(str(n) for n in calls) + (f" ({_pair(waited)})" if waited else "")
+
+
+def _load(v: dict[str, Any]) -> str:
+    average = v.get("load_average") or {}
+    busy = v.get("cpu_busy_percent")
+    return (
+        f"{busy:.0f} % / {average.get('max', '?')}"
+        if busy is not None
+        else str(average.get("max", "-"))
+    )
+
+
+def variant_rows(variants: dict[str, Any]) -> list[list[str]]:
     rows = []
-    for v in results["variants"].values():
+    for v in variants.values():
         lease = v["lease_costs"]
         leased = lease["lease_put_items"] or lease["consistent_get_items"]
         during = v["latency_during_expiry"]
+        stale = v["latency_stale_served"]
+        containers = v.get("containers_per_fill") or {}
         rows.append(
             [
                 v["short"],
+                _per_fill(v),
+                _first_fill(v),
                 f"{v['origin_calls_per_key_per_window_mean']:.2f} "
                 f"({v['origin_calls_per_key_per_window_max']:.2f})",
-                f"{v['origin_calls_per_refresh']['mean']} / {v['containers_per_refresh']['mean']}",
+                f"{containers.get('mean', '-')} / {containers.get('max', '-')}",
                 _pair(v["latency"]),
                 f"{_pair(during)} ({during['n'] if during else 0})",
+                f"{_pair(stale)} ({stale['n'] if stale else 0})",
                 _pair(v["latency_fresh_hits"]),
                 _calls(v["dynamodb_calls_per_request"]),
                 (
@@ -61,6 +94,7 @@ def variant_rows(results: dict[str, Any]) -> list[list[str]]:
                     if leased
                     else "-"
                 ),
+                _load(v),
                 str(v["dynamodb_failures"]),
                 f"{v['failed']} of {v['requests']:,}",
             ]
@@ -70,13 +104,17 @@ def variant_rows(results: dict[str, Any]) -> list[list[str]]:
 
 VARIANT_HEADER = [
     "variant",
-    "origin calls per key per window: mean (worst key)",
-    "per refresh: origin calls / containers",
+    "origin calls per key per fill: mean (worst key)",
+    "first fill: origin calls per key (its callers' median / p99 ms)",
+    "per key per expiry window: mean (worst key)",
+    "containers per fill: mean / max",
     "latency median / p99 ms",
     "during an expiry: median / p99 ms (requests)",
+    "stale serves: median / p99 ms (requests)",
     "fresh hits: median / p99 ms",
     "DynamoDB calls per request",
     "lease units per key per window: write / read",
+    "CPU busy / highest load average",
     "DynamoDB calls failed",
     "failed requests",
 ]
@@ -156,16 +194,52 @@ def machine_line(results: dict[str, Any]) -> str:
         f"{s['processes']} containers x {s['threads']} threads, {s['keys']} keys, expiry "
         f"{s['expire_after']} s, origin {s['origin_delay'] * 1000:.0f} ms, pauses "
         f"{s['think'][0] * 1000:.0f} to {s['think'][1] * 1000:.0f} ms, {s['seconds']:g} s per "
-        f"variant; the whole run took {results['seconds']:.0f} s."
+        f"variant; the whole run took {results['seconds']:.0f} s. {_fill_line(results)} "
+        f"{_load_line(results)}"
     )
+
+
+def _fill_line(results: dict[str, Any]) -> str:
+    s = results["settings"]
+    gap = s.get("fill_gap_seconds", s["expire_after"] / 2)
+    if s.get("primed"):
+        return (
+            "Keys primed before the run (staggered over one expiry): the first fill is not "
+            f"measured; a key's origin calls less than {gap:g} s apart make one fill."
+        )
+    return (
+        "First fill included: every run starts on an empty table, all containers asking at "
+        f"once; a key's origin calls less than {gap:g} s apart make one fill."
+    )
+
+
+def _load_line(results: dict[str, Any]) -> str:
+    s = results["settings"]
+    loaded = results.get("loaded") or {}
+    if not loaded:
+        return "No loaded run (--load 0)." if not s.get("load") else "No loaded run."
+    names = "; ".join(v["short"] for v in loaded.values())
+    return (
+        f"Loaded run ({names}): {s['load']} CPU-bound processes spinning beside the fleet, "
+        f"on {results['machine']['nproc']} CPUs."
+    )
+
+
+LOADED_TITLE = "On a loaded machine: {load} CPU-bound processes beside the fleet"
 
 
 def text(results: dict[str, Any]) -> str:
     parts = [
         machine_line(results),
         "",
-        text_table(VARIANT_HEADER, variant_rows(results)),
+        text_table(VARIANT_HEADER, variant_rows(results["variants"])),
     ]
+    if results.get("loaded"):
+        parts += [
+            "",
+            LOADED_TITLE.format(load=results["settings"]["load"]),
+            text_table(VARIANT_HEADER, variant_rows(results["loaded"])),
+        ]
     if results.get("killed_holder"):
         parts += [
             "",
@@ -178,12 +252,19 @@ def text(results: dict[str, Any]) -> str:
 
 def markdown(results: dict[str, Any]) -> str:
     parts = [
-        "# Fleet: one origin call per key per expiry",
+        "# Fleet: one origin call per key per fill",
         "",
         machine_line(results),
         "",
-        markdown_table(VARIANT_HEADER, variant_rows(results)),
+        markdown_table(VARIANT_HEADER, variant_rows(results["variants"])),
     ]
+    if results.get("loaded"):
+        parts += [
+            "",
+            "## " + LOADED_TITLE.format(load=results["settings"]["load"]),
+            "",
+            markdown_table(VARIANT_HEADER, variant_rows(results["loaded"])),
+        ]
     if results.get("killed_holder"):
         parts += [
             "",
@@ -208,54 +289,85 @@ def chart(results: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
     import matplotlib.ticker
 
-    variants = list(results["variants"].values())
-    names = [CHART_NAMES.get(name, v["short"]) for name, v in results["variants"].items()]
-    xs = list(range(len(variants)))
+    idle = results["variants"]
+    loaded = results.get("loaded") or {}
+    order = [*idle, *(name for name in loaded if name not in idle)]
+    names = [CHART_NAMES.get(n, (idle.get(n) or loaded[n])["short"]) for n in order]
+    xs = list(range(len(order)))
     figure, (left, right) = plt.subplots(1, 2, figsize=(14, 5.4))
 
-    means = [v["origin_calls_per_key_per_window_mean"] for v in variants]
-    worst = [v["origin_calls_per_key_per_window_max"] for v in variants]
-    bars = left.bar(xs, means, color="#4c72b0", label="mean over keys")
-    left.scatter(xs, worst, color="#c44e52", zorder=3, marker="_", s=300, label="worst key")
+    # Idle bars, and beside them the loaded run's where it has the variant (a variant run in
+    # one of the two only: its bar centred).
+    pair = 0.38
+    both = set(idle) & set(loaded)
+    runs = [("idle", idle, "#4c72b0", -1.0)]
+    if loaded:
+        load = results["settings"]["load"]
+        runs.append((f"loaded ({load} CPU-bound processes)", loaded, "#dd8452", 1.0))
+    top = 1.1
+    for label, section, color, side in runs:
+        at = [(x, section[name]) for x, name in enumerate(order) if name in section]
+        if not at:
+            continue
+        xs_run = [x + (side * pair / 2 if order[x] in both else 0.0) for x, _ in at]
+        means = [v.get("origin_calls_per_key_per_fill_mean") or 0.0 for _, v in at]
+        worst = [v.get("origin_calls_per_key_per_fill_max") or 0.0 for _, v in at]
+        top = max(top, *worst)
+        bars = left.bar(xs_run, means, pair, color=color, label=f"{label}: mean over keys")
+        left.scatter(xs_run, worst, color="#c44e52", zorder=3, marker="_", s=160)
+        for bar, value, (_, v) in zip(bars, means, at, strict=True):
+            failures = v["dynamodb_failures"]
+            left.annotate(
+                f"{value:.2f}" + (f"\n({failures} DynamoDB\ntimeouts)" if failures else ""),
+                (bar.get_x() + bar.get_width() / 2, value),
+                ha="center",
+                va="bottom",
+                fontsize=7 if loaded else 8,
+                xytext=(0, 2),
+                textcoords="offset points",
+            )
+    left.scatter([], [], color="#c44e52", marker="_", s=160, label="worst key")
     left.axhline(1.1, color="#55a868", linestyle="--", linewidth=1, label="target: 1.1")
-    for bar, value, v in zip(bars, means, variants, strict=True):
-        failures = v["dynamodb_failures"]
-        left.annotate(
-            f"{value:.2f}" + (f"\n({failures} DynamoDB\ntimeouts)" if failures else ""),
-            (bar.get_x() + bar.get_width() / 2, value),
-            ha="center",
-            va="bottom",
-            fontsize=8,
-            xytext=(0, 2),
-            textcoords="offset points",
-        )
     left.set_xticks(xs, names, fontsize=7.5)
-    left.set_ylabel("origin calls per key per expiry window")
-    left.set_title("Origin calls per key per expiry")
-    left.legend(fontsize=8)
+    primed = results["settings"].get("primed")
+    left.set_ylabel(
+        "origin calls per key per fill" + (" (keys primed)" if primed else ", first fill included")
+    )
+    left.set_title("Origin calls per key per fill")
+    left.set_ylim(0, top * 1.35)  # room for the legend above the bars
+    left.legend(fontsize=8, loc="upper right")
 
-    width = 0.27
+    width = 0.2
     series = (
         ("all requests", "latency", "#8172b2"),
         ("during an expiry", "latency_during_expiry", "#c44e52"),
+        ("stale serves", "latency_stale_served", "#dd8452"),
         ("fresh hits", "latency_fresh_hits", "#55a868"),
     )
-    for offset, (label, field, color) in zip((-width, 0.0, width), series, strict=True):
-        values = [(v[field] or {}).get("p99_ms", 0.0) for v in variants]
-        right.bar([x + offset for x in xs], values, width, label=label, color=color)
+    offsets = (-1.5 * width, -0.5 * width, 0.5 * width, 1.5 * width)
+    shown = [(x, idle[name]) for x, name in enumerate(order) if name in idle]
+    for offset, (label, field, color) in zip(offsets, series, strict=True):
+        values = [(v[field] or {}).get("p99_ms", 0.0) for _, v in shown]
+        right.bar([x + offset for x, _ in shown], values, width, label=label, color=color)
     right.set_yscale("log")
     right.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
     right.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda y, _: f"{y:g}"))
     right.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     right.set_xticks(xs, names, fontsize=7.5)
     right.set_ylabel("caller p99, ms (log scale)")
-    right.set_title("Caller latency p99")
-    right.legend(fontsize=8)
+    right.set_title("Caller latency p99" + (" (idle machine)" if loaded else ""))
+    highest = max(
+        ((v[field] or {}).get("p99_ms", 0.0) for _, v in shown for _, field, _ in series),
+        default=1.0,
+    )
+    right.set_ylim(top=max(highest, 1.0) * 4)  # room for the legend above the bars
+    right.legend(fontsize=8, loc="upper center", ncols=4)
     m = results["machine"]
     s = results["settings"]
     figure.suptitle(
         f"{s['processes']} containers x {s['threads']} threads, {s['keys']} keys, expiry "
-        f"{s['expire_after']} s, origin {s['origin_delay'] * 1000:.0f} ms; "
+        f"{s['expire_after']} s, origin {s['origin_delay'] * 1000:.0f} ms, "
+        f"{'keys primed' if s.get('primed') else 'first fill included'}; "
         f"{m['date'][:10]}, {m['nproc']} CPUs, Python {m['python']}",
         fontsize=10,
     )
