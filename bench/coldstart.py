@@ -19,7 +19,8 @@ Each runs with the layer as built (with its bytecode) and with a read-only copy 
 the Lambda runtime serves it: the interpreter runs AWS's runtime interface client
 (``awslambdaric``), which imports the handler module and asks a local runtime API (this
 module's :class:`RuntimeApi`, in the benchmark's process) for the next invocation, then posts
-the response back; the clock stops when the response arrives. Every folder is read-only and
+the response back; the clock stops when the response arrives. Every folder is read-only (a
+write into each is checked to fail before the runs: see :class:`ReadOnlyMounts`) and
 the interpreter runs ``-I -S`` without ``-B``, as on Lambda, where Python tries (and fails) to
 write the bytecode it lacks. The item each first invocation reads is seeded through the local
 DynamoDB server beforehand, every response is checked to be a DynamoDB hit, and the origin is
@@ -30,7 +31,7 @@ checked not to have been called:
 - ``ours``: the example function's module (``@cached_http``), invoked for one product;
 - ``requests_cache``: its documented setup, then one ``session.get`` that hits (the same bytes
   served as ``application/octet-stream``: requests-cache's DynamoDB backend cannot read back a
-  JSON body with numbers, see the README).
+  JSON body with numbers, see the documentation).
 
 The function's folder comes without bytecode (as the CDK asset deploys it) and, for the
 comparison, with bytecode compiled beside it.
@@ -449,10 +450,29 @@ class ReadOnlyMounts:
             check=False,
         )
 
-    def check(self, python: str) -> None:
-        """A child really cannot write into the first folder (raises if it can)."""
-        probe = os.path.join(os.fsdecode(self.folders[0]), "__pycache__", "probe")
-        code = f"open({probe!r}, 'w')"
+    def check(self, python: str) -> list[str]:
+        """A child really cannot write into any of the folders (raises if it can); returns
+        the folders checked."""
+        folders = [os.fsdecode(folder) for folder in self.folders]
+        # A file in each folder and in each __pycache__ there is (where Python would write
+        # bytecode); each write must fail for want of permission or on a read-only file system.
+        probes = [os.path.join(folder, "bench-probe") for folder in folders]
+        probes += [
+            os.path.join(folder, "__pycache__", "bench-probe")
+            for folder in folders
+            if os.path.isdir(os.path.join(folder, "__pycache__"))
+        ]
+        code = (
+            "import errno\n"
+            f"for probe in {probes!r}:\n"
+            "    try:\n"
+            "        open(probe, 'w').close()\n"
+            "    except OSError as error:\n"
+            "        if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):\n"
+            "            continue\n"
+            "        raise\n"
+            "    print(probe)\n"
+        )
         answer = subprocess.run(
             [python, "-I", "-S", "-c", code],
             capture_output=True,
@@ -460,9 +480,14 @@ class ReadOnlyMounts:
             preexec_fn=self.enter if self.needed else None,
             check=False,
         )
-        if answer.returncode == 0:
+        written = answer.stdout.split()
+        for probe in written:
             os.unlink(probe)
-            raise RuntimeError(f"{probe} was writable: the folders are not read-only")
+        if written:
+            raise RuntimeError(f"the folders are not read-only: {', '.join(written)} written")
+        if answer.returncode != 0:
+            raise RuntimeError(f"the read-only check failed:\n{answer.stderr[-2000:]}")
+        return folders
 
 
 @functools.cache
@@ -1011,11 +1036,16 @@ def run(
     (CACHE / "home").mkdir(parents=True, exist_ok=True)
     environ = child_environment(proxy.endpoint)
     seeded = seed(origin, moto_endpoint, environ)
-    ReadOnlyMounts([str(functions["source"])]).check(python)
 
     def paths(layer: str, function: str = "source") -> list[str]:
         # Lambda's order: the function's code, then the layer, then the runtime's packages.
         return [str(functions[function]), str(layers[layer]), str(runtime)]
+
+    # Every folder a child sees is read-only, as Lambda mounts /var/task and /opt.
+    read_only: list[str] = []
+    for layer, function in ((layer, function) for layer in LAYERS for function in FUNCTION_CODE):
+        checked = ReadOnlyMounts(paths(layer, function)).check(python)
+        read_only += [folder for folder in checked if folder not in read_only]
 
     with RuntimeApi(on_ready=lambda: dict(proxy.calls)) as api:
         first_environ = {
@@ -1047,6 +1077,7 @@ def run(
         "sys_path": ["<function folder>", "<layer>/python", "<runtime: boto3, awslambdaric>"],
         "runtime_packages": runtime.name,
         "layer": {"zip": zip_path.name, **note},
+        "read_only_checked": [os.path.relpath(folder, ROOT) for folder in read_only],
         "results": measured["init"],
         "first_response": {
             "runtime_client": RUNTIME_CLIENT,

@@ -8,16 +8,28 @@ from typing import Any
 
 from bench.warm import LABELS
 
-TARGET_HIT = 1.10
-TARGET_L1 = 1 / 20
-TARGET_COLD = 1.15
+# Issue 17's targets: a DynamoDB hit within 0.35 ms of a raw get_item of the same item; a
+# memory-tier hit at most half of requests-cache's memory backend; init and time to first
+# response within 1.10x of the hand-written floor, under the runtime client, folders read-only.
+TARGET_HIT_MS = 0.35
+TARGET_MEMORY = 0.5
+TARGET_COLD = 1.10
+# Earlier targets that still hold: the item stored for a 100 KB JSON body at most a third of
+# it, and hit throughput with threads at least 0.9x that of raw get_item calls.
 TARGET_STORED = 1 / 3
 TARGET_THROUGHPUT = 0.9
+# What a row of the targets table checks: one of issue 17's targets, an earlier target, or a
+# figure shown beside them that is no target (its limit is the nearest target's, for scale).
+ISSUE_17 = "issue 17"
+EARLIER = "earlier target"
+INFORMATIONAL = "informational"
 SHORT = {
     "no_cache": "no cache",
     "requests_cache": "requests-cache",
+    "drop_in": "drop-in (rc session)",
     "ours_no_l1": "ours, no L1",
     "ours_l1": "ours, L1",
+    "requests_cache_memory": "requests-cache memory",
     "raw_get_item": "raw get_item",
 }
 
@@ -30,8 +42,18 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 4) if a is not None and b else None
 
 
+def _difference(a: float | None, b: float | None) -> float | None:
+    return round(a - b, 4) if a is not None and b is not None else None
+
+
 def _target(
-    name: str, scope: str, value: float | None, limit: float, at_most: bool, detail: str
+    name: str,
+    scope: str,
+    value: float | None,
+    limit: float,
+    at_most: bool,
+    detail: str,
+    checks: str = ISSUE_17,
 ) -> dict[str, Any]:
     met = value is not None and (value <= limit if at_most else value >= limit)
     return {
@@ -41,8 +63,13 @@ def _target(
         "limit": round(limit, 4),
         "comparison": "<=" if at_most else ">=",
         "met": met,
+        "checks": checks,
         "detail": detail,
     }
+
+
+def _layer_scope(layer: str) -> str:
+    return f"layer {'with' if layer == 'bytecode' else 'without'} bytecode"
 
 
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -50,32 +77,46 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     warm = results.get("warm")
     if warm:
         latency = warm["latency"]
+        # Issue 17, "a DynamoDB hit within 0.35 ms of a raw get_item": the decorator's session
+        # with the memory tier off, per body; then the drop-in (requests-cache's CachedSession
+        # over our DynamoDbCache), shown beside it.
+        for variant, name, checks in (
+            ("ours_no_l1", "DynamoDB hit median - raw get_item median, ms", ISSUE_17),
+            ("drop_in", "drop-in DynamoDB hit median - raw get_item median, ms", INFORMATIONAL),
+        ):
+            for body, data in latency.items():
+                v = data["variants"]
+                if variant not in v:
+                    continue
+                hit, raw = _median(v[variant]["hit"]), _median(v["raw_get_item"]["hit"])
+                rows.append(
+                    _target(
+                        name,
+                        body,
+                        _difference(hit, raw),
+                        TARGET_HIT_MS,
+                        True,
+                        f"{hit} ms vs {raw} ms",
+                        checks,
+                    )
+                )
+        # Issue 17, "a memory-tier hit at most half of requests-cache's memory backend".
         for body, data in latency.items():
             v = data["variants"]
-            ours, raw = _median(v["ours_no_l1"]["hit"]), _median(v["raw_get_item"]["hit"])
+            if "requests_cache_memory" not in v:
+                continue
+            l1, rc = _median(v["ours_l1"]["hit"]), _median(v["requests_cache_memory"]["hit"])
             rows.append(
                 _target(
-                    "DynamoDB hit median / raw get_item median",
+                    "memory-tier hit median / requests-cache memory backend hit median",
                     body,
-                    _ratio(ours, raw),
-                    TARGET_HIT,
+                    _ratio(l1, rc),
+                    TARGET_MEMORY,
                     True,
-                    f"{ours} ms vs {raw} ms",
+                    f"{l1} ms vs {rc} ms",
                 )
             )
-        for body, data in latency.items():
-            v = data["variants"]
-            l1, ddb = _median(v["ours_l1"]["hit"]), _median(v["ours_no_l1"]["hit"])
-            rows.append(
-                _target(
-                    "L1 hit median / DynamoDB hit median",
-                    body,
-                    _ratio(l1, ddb),
-                    TARGET_L1,
-                    True,
-                    f"{l1} ms vs {ddb} ms",
-                )
-            )
+        # Earlier target: the item of a 100 KB JSON body at most a third of the body.
         item = latency.get("json_100k", {}).get("items", {}).get("ours", {})
         if item:
             size = item.get("item_bytes")
@@ -88,8 +129,10 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                     TARGET_STORED,
                     True,
                     f"{size} B item for a {raw_size} B body",
+                    EARLIER,
                 )
             )
+        # Earlier target: hits with threads keep up with raw get_item calls.
         rate = warm["throughput"]["variants"]
         ours_rate, raw_rate = rate["ours_no_l1"]["per_second"], rate["raw_get_item"]["per_second"]
         rows.append(
@@ -100,49 +143,65 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 TARGET_THROUGHPUT,
                 False,
                 f"{ours_rate} vs {raw_rate} per second",
+                EARLIER,
             )
         )
     cold = results.get("cold_start")
     if cold:
-        for layer in ("bytecode", "no_bytecode"):
-            ours = cold["results"][f"{layer}/ours"]
-            base = cold["results"][f"{layer}/baseline"]
+        first = cold.get("first_response", {}).get("results", {})
+        # Issue 17's cold start, under the runtime interface client with every folder read-only:
+        # init (process start to the first request for an invocation) and time to first
+        # response, each within 1.10x of the floor's; at init no DynamoDB call, no connection.
+        for measure, name in (
+            ("ready", "init under the runtime client (start to ready) / floor"),
+            ("first_response", "time to first response (a DynamoDB hit) / floor"),
+        ):
+            for layer, function in FIRST_TARGET_CONFIGS:
+                ours = first.get(f"{layer}/{function}/ours")
+                floor = first.get(f"{layer}/{function}/floor")
+                if not ours or not floor:
+                    continue
+                calls = sum(ours["dynamodb_calls_init_total"].values())
+                connects = ours["check_socket_connects_init"]
+                row = _target(
+                    name,
+                    f"{_layer_scope(layer)}, function "
+                    f"{'as deployed' if function == 'source' else 'with bytecode'}",
+                    ours.get(f"{measure}_x_floor"),
+                    TARGET_COLD,
+                    True,
+                    f"{ours[f'{measure}_median_ms']} ms vs {floor[f'{measure}_median_ms']} ms; "
+                    f"at init {calls} DynamoDB calls in {ours['runs']} starts, {connects} "
+                    "socket connects",
+                )
+                row["met"] = row["met"] and calls == 0 and connects == 0
+                rows.append(row)
+        # The init work alone, timed inside the interpreter (no process start, no runtime
+        # client), against the same imports and client without the library: the import cost
+        # the init row above carries, magnified. Shown beside it, no target of its own.
+        for layer in LAYERS:
+            ours = cold["results"].get(f"{layer}/ours")
+            base = cold["results"].get(f"{layer}/baseline")
+            if not ours or not base:
+                continue
             calls = sum(ours["dynamodb_calls_total"].values())
             connects = ours["check_socket_connects"]
-            ratio = _ratio(ours["init_median_ms"], base["init_median_ms"])
             row = _target(
-                "cold start / import-and-client baseline",
-                f"layer {'with' if layer == 'bytecode' else 'without'} bytecode",
-                ratio,
+                "init work alone (in the interpreter) / import-and-client baseline",
+                _layer_scope(layer),
+                _ratio(ours["init_median_ms"], base["init_median_ms"]),
                 TARGET_COLD,
                 True,
                 f"{ours['init_median_ms']} ms vs {base['init_median_ms']} ms; "
                 f"{calls} DynamoDB calls in {ours['runs']} starts, {connects} socket connects",
-            )
-            row["met"] = row["met"] and calls == 0 and connects == 0
-            rows.append(row)
-        first = cold.get("first_response", {}).get("results", {})
-        for layer, function in FIRST_TARGET_CONFIGS:
-            ours = first.get(f"{layer}/{function}/ours")
-            floor = first.get(f"{layer}/{function}/floor")
-            if not ours or not floor:
-                continue
-            calls = sum(ours["dynamodb_calls_init_total"].values())
-            connects = ours["check_socket_connects_init"]
-            row = _target(
-                "time to first response (a DynamoDB hit) / floor",
-                f"layer {'with' if layer == 'bytecode' else 'without'} bytecode, "
-                f"function {'as deployed' if function == 'source' else 'with bytecode'}",
-                ours["first_response_x_floor"],
-                TARGET_COLD,
-                True,
-                f"{ours['first_response_median_ms']} ms vs {floor['first_response_median_ms']} "
-                f"ms; at init {calls} DynamoDB calls in {ours['runs']} starts, {connects} "
-                "socket connects",
+                INFORMATIONAL,
             )
             row["met"] = row["met"] and calls == 0 and connects == 0
             rows.append(row)
     return rows
+
+
+LAYERS = ("bytecode", "no_bytecode")
 
 
 FIRST_TARGET_CONFIGS = (("bytecode", "source"), ("no_bytecode", "source"))
@@ -176,9 +235,15 @@ def latency_rows(results: dict[str, Any]) -> list[list[str]]:
         items = data["items"]
         for variant, measured in data["variants"].items():
             calls = counted.get(variant, {})
-            item = items["requests_cache"] if variant == "requests_cache" else items["ours"]
-            if variant == "no_cache":
-                item = {}
+            # The item each variant reads: requests-cache's own on its table, the drop-in's
+            # under its namespace, ours (and raw get_item's) under ours; none in memory.
+            item = {
+                "requests_cache": items["requests_cache"],
+                "drop_in": items.get("drop_in", {}),
+                "ours_no_l1": items["ours"],
+                "ours_l1": items["ours"],
+                "raw_get_item": items["ours"],
+            }.get(variant, {})
             size = item.get("item_bytes") if item.get("stored") else None
             hit, miss, failed = measured["hit"], measured["miss"], measured["failed"]
             stored = (
@@ -325,6 +390,13 @@ COLD_HEADER = [
 ]
 
 
+def _status(target: dict[str, Any]) -> str:
+    """met or MISSED for a target; within or over for a figure shown beside them."""
+    if target.get("checks") == INFORMATIONAL:
+        return "(within)" if target["met"] else "(over)"
+    return "met" if target["met"] else "MISSED"
+
+
 def target_rows(results: dict[str, Any]) -> list[list[str]]:
     return [
         [
@@ -332,14 +404,15 @@ def target_rows(results: dict[str, Any]) -> list[list[str]]:
             t["scope"],
             _fmt(t["value"], 3),
             f"{t['comparison']} {_fmt(t['limit'], 3)}",
-            "met" if t["met"] else "MISSED",
+            _status(t),
+            t.get("checks", ""),
             t["detail"],
         ]
         for t in results["targets"]
     ]
 
 
-TARGET_HEADER = ["target", "scope", "measured", "target", "", "figures"]
+TARGET_HEADER = ["target", "scope", "measured", "target", "", "checks", "figures"]
 
 
 def text_table(header: list[str], rows: list[list[str]]) -> str:
@@ -393,8 +466,33 @@ def _profile_lines(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _run_line(results: dict[str, Any]) -> str:
+    """When, where and on what the run was measured."""
+    m = results["machine"]
+    return (
+        f"Measured {m['date'][:10]} on {m['nproc']} CPUs ({m['cpu']}), Python {m['python']}, "
+        f"commit {m['git_commit']}"
+        + (" (library changed since)" if m.get("library_changed_since_commit") else "")
+        + f"; load average {m['load_average_at_start']} at start"
+        + (f", {m['load_average_at_end']} at end" if m.get("load_average_at_end") else "")
+        + "."
+    )
+
+
+def _read_only_line(results: dict[str, Any]) -> str | None:
+    cold = results.get("cold_start")
+    checked = cold.get("read_only_checked") if cold else None
+    if not checked:
+        return None
+    return (
+        "Every folder of the cold starts (function, layer, runtime packages) is read-only, as "
+        "Lambda mounts them: chmod a-w, and as root a read-only bind mount for each child; "
+        f"a write into each was checked to fail ({len(checked)} folders)."
+    )
+
+
 def text(results: dict[str, Any]) -> str:
-    parts = []
+    parts = [_run_line(results), ""]
     if "warm" in results:
         parts += ["Latency, DynamoDB calls, item size, hits", ""]
         parts += [text_table(LATENCY_HEADER, latency_rows(results)), ""]
@@ -414,6 +512,9 @@ def text(results: dict[str, Any]) -> str:
         parts += [*_profile_lines(results), ""]
     if "cold_start" in results:
         parts += [f"Cold start (python {results['cold_start']['python']}, isolated)", ""]
+        read_only = _read_only_line(results)
+        if read_only:
+            parts += [read_only, ""]
         parts += [text_table(COLD_HEADER, cold_rows(results)), ""]
         if results["cold_start"].get("first_response"):
             parts += ["Init and time to first response (a DynamoDB hit), side by side", ""]
@@ -432,14 +533,15 @@ def text(results: dict[str, Any]) -> str:
 
 
 def markdown(results: dict[str, Any]) -> str:
-    m = results["machine"]
     parts = [
-        f"Measured {m['date'][:10]} on {m['nproc']} CPUs ({m['cpu']}), Python {m['python']}, "
-        f"commit {m['git_commit']}; load average {m['load_average_at_start']} at start.",
+        _run_line(results),
         "",
         markdown_table(TARGET_HEADER, target_rows(results)),
         "",
     ]
+    read_only = _read_only_line(results)
+    if read_only:
+        parts += [read_only, ""]
     if "warm" in results:
         parts += [markdown_table(LATENCY_HEADER, latency_rows(results)), ""]
         parts += [markdown_table(THROUGHPUT_HEADER, _throughput_rows(results)), ""]
@@ -457,6 +559,8 @@ def markdown(results: dict[str, Any]) -> str:
 COLORS = {
     "no_cache": "#9e9e9e",
     "requests_cache": "#e07b39",
+    "drop_in": "#c9a227",
+    "requests_cache_memory": "#b5651d",
     "ours_no_l1": "#3a6fb0",
     "ours_l1": "#5aa469",
     "raw_get_item": "#555555",
@@ -550,7 +654,18 @@ def chart(results: dict[str, Any], path: Path) -> None:
             (
                 axes[0][0],
                 "hit",
-                ["requests_cache", "ours_no_l1", "ours_l1", "raw_get_item"],
+                [
+                    v
+                    for v in (
+                        "requests_cache",
+                        "drop_in",
+                        "ours_no_l1",
+                        "raw_get_item",
+                        "ours_l1",
+                        "requests_cache_memory",
+                    )
+                    if v in latency[bodies[0]]["variants"]
+                ],
                 "Cache hits",
                 True,
             ),

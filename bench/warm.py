@@ -6,8 +6,14 @@ Each variant is built the way its users build it:
 - ``no_cache``: a plain ``requests.Session``;
 - ``requests_cache``: requests-cache's own ``DynamoDbCache`` as its documentation shows,
   ``CachedSession(backend=DynamoDbCache("http_cache_rc", endpoint_url=...))``, on its own table;
+- ``drop_in``: requests-cache's ``CachedSession`` over this project's ``DynamoDbCache``, as
+  the README shows the drop-in (``CachedSession(backend=DynamoDbCache("http_cache", ...))``),
+  memory tier off (``memory_cache_bytes=0``): a DynamoDB hit through requests-cache's session;
 - ``ours_no_l1`` / ``ours_l1``: this project's session as ``@cached_http`` builds it
   (``build_session(CacheConfig.from_environment(...))``), without and with the memory tier;
+- ``requests_cache_memory``: requests-cache's own memory backend,
+  ``CachedSession(backend="memory", cache_control=True, ...)`` with the settings of
+  ``ours_l1`` (expiry, methods, codes, ignored parameters), the yardstick for a memory hit;
 - ``raw_get_item``: a plain boto3 client's ``get_item`` of the item ``ours_no_l1`` stored,
   the floor for a DynamoDB hit.
 
@@ -39,18 +45,22 @@ from scripts.local_servers import DynamoDbProxy, dynamodb_client, environment
 
 OURS_TABLE = "http_cache"
 RC_TABLE = "http_cache_rc"
-SESSION_VARIANTS = ("no_cache", "requests_cache", "ours_no_l1", "ours_l1")
-CACHED_VARIANTS = ("requests_cache", "ours_no_l1", "ours_l1")
-HIT_VARIANTS = ("requests_cache", "ours_no_l1", "ours_l1", "raw_get_item")
-VARIANTS = ("no_cache", "requests_cache", "ours_no_l1", "ours_l1", "raw_get_item")
+CACHED_VARIANTS = ("requests_cache", "drop_in", "ours_no_l1", "ours_l1", "requests_cache_memory")
+SESSION_VARIANTS = ("no_cache", *CACHED_VARIANTS)
+HIT_VARIANTS = (*CACHED_VARIANTS, "raw_get_item")
+VARIANTS = (*SESSION_VARIANTS, "raw_get_item")
+# The variants that read DynamoDB on a hit (the others answer from memory or not at all).
+DYNAMODB_VARIANTS = ("requests_cache", "drop_in", "ours_no_l1")
 LABELS = {
     "no_cache": "no cache (plain requests)",
     "requests_cache": "requests-cache DynamoDbCache (documented setup)",
+    "drop_in": "requests-cache CachedSession over our DynamoDbCache (drop-in), no memory tier",
     "ours_no_l1": "lambda-http-cache, no memory tier",
     "ours_l1": "lambda-http-cache, memory tier (default)",
+    "requests_cache_memory": "requests-cache memory backend, the same settings",
     "raw_get_item": "raw boto3 get_item of the same item",
 }
-NAMESPACES = {"ours_no_l1": "bench", "ours_l1": "bench-l1"}
+NAMESPACES = {"ours_no_l1": "bench", "ours_l1": "bench-l1", "drop_in": "bench-drop-in"}
 # Bounds on requests that cannot succeed, so a variant that fails or never hits does not set the
 # run time (requests-cache takes over a second per failing 1 MB request): a variant stops after
 # this many errors on a body, and stops repeating a URL that has not hit once in as many
@@ -72,6 +82,36 @@ def build_session(variant: str, endpoint: str) -> Any:
         from requests_cache import CachedSession, DynamoDbCache
 
         return CachedSession(backend=DynamoDbCache(RC_TABLE, endpoint_url=endpoint))
+    if variant == "drop_in":
+        # The README's drop-in, on this project's table; the memory tier off so that a hit
+        # reads DynamoDB (as ours_no_l1's does).
+        from lambda_http_cache import DynamoDbCache as OurDynamoDbCache
+        from requests_cache import CachedSession
+
+        backend = OurDynamoDbCache(
+            OURS_TABLE,
+            namespace=NAMESPACES[variant],
+            memory_cache_bytes=0,
+            endpoint_url=endpoint,
+        )
+        return CachedSession(backend=backend)
+    if variant == "requests_cache_memory":
+        # requests-cache's memory backend with the settings @cached_http's session has by
+        # default (the origin sends no Cache-Control: expire_after decides).
+        from lambda_http_cache.config import CacheConfig
+        from requests_cache import CachedSession
+
+        defaults = CacheConfig()
+        return CachedSession(
+            backend="memory",
+            cache_control=defaults.cache_control,
+            expire_after=defaults.expire_after,
+            allowable_methods=defaults.allowable_methods,
+            allowable_codes=defaults.allowable_codes or (200,),
+            ignored_parameters=defaults.ignored_parameters,
+            match_headers=defaults.match_headers,
+            stale_if_error=defaults.stale_if_error,
+        )
     if variant in ("ours_no_l1", "ours_l1"):
         # What @cached_http does at import: build_session(CacheConfig.from_environment(...)).
         from lambda_http_cache.config import CacheConfig
@@ -239,6 +279,8 @@ def timed_pass(
         note(variant)
     key = stored["ours_no_l1"].cache_key
     raw_key = table_key(sessions["ours_no_l1"], key) if key else None
+    drop_in_key = stored["drop_in"].cache_key
+    drop_in_raw_key = table_key(sessions["drop_in"], drop_in_key) if drop_in_key else None
     for indexes in rounds(hits):
         order = list(HIT_VARIANTS)
         rng.shuffle(order)
@@ -254,17 +296,26 @@ def timed_pass(
                 url = url_of(f"{body.path}?case={variant}&hit=1")
                 samples[variant].repeats.append(get(sessions[variant], url, body.content))
                 note(variant)
-    return samples, {"ours_table_key": raw_key, "primed": stored}
+    return samples, {
+        "ours_table_key": raw_key,
+        "drop_in_table_key": drop_in_raw_key,
+        "primed": stored,
+    }
 
 
 def stored_items(
-    body: Body, direct: Any, ours_key: str | None, rc_cache_key: str | None
+    body: Body,
+    direct: Any,
+    ours_key: str | None,
+    rc_cache_key: str | None,
+    drop_in_key: str | None = None,
 ) -> dict[str, Any]:
     """The items each cache stored for the body, read back with a plain client."""
     items: dict[str, Any] = {}
     for variant, table, key in (
         ("ours", OURS_TABLE, ours_key),
         ("requests_cache", RC_TABLE, rc_cache_key),
+        ("drop_in", OURS_TABLE, drop_in_key),
     ):
         item = None
         if key is not None:
@@ -534,7 +585,9 @@ def profile(operation: Callable[[], Any], requests_made: int) -> dict[str, Any]:
 def profiles(
     bodies: list[Body], url_of: Callable[[str], str], endpoint: str, requests_made: int
 ) -> dict[str, Any]:
-    """Profiles of one hit of each kind on the small JSON and the 100 KB JSON bodies."""
+    """Profiles of one hit of each kind on the small JSON and the 100 KB JSON bodies: the
+    DynamoDB hits (ours, the drop-in, the raw get_item) and the memory hits (ours, requests-cache's
+    memory backend; five times as many requests, as they are that much shorter)."""
     result = {}
     raw = dynamodb_client(endpoint)
     for body in bodies:
@@ -542,22 +595,29 @@ def profiles(
             continue
         ours = build_session("ours_no_l1", endpoint)
         ours_l1 = build_session("ours_l1", endpoint)
+        drop_in = build_session("drop_in", endpoint)
+        rc_memory = build_session("requests_cache_memory", endpoint)
         url = url_of(f"{body.path}?case=profile")
         primed = get(ours, url, body.content)
-        get(ours_l1, url, body.content)
+        for other in (ours_l1, drop_in, rc_memory):
+            get(other, url, body.content)
         assert primed.cache_key is not None, primed.error
         key = table_key(ours, primed.cache_key)
         for _ in range(5):
-            ours.get(url)
-            ours_l1.get(url)
+            for session in (ours, ours_l1, drop_in, rc_memory):
+                session.get(url)
             raw.get_item(TableName=OURS_TABLE, Key={"key": {"S": key}})
         result[f"ours_no_l1/{body.name}"] = profile(lambda s=ours, u=url: s.get(u), requests_made)
+        result[f"drop_in/{body.name}"] = profile(lambda s=drop_in, u=url: s.get(u), requests_made)
         result[f"raw_get_item/{body.name}"] = profile(
             lambda k=key: raw.get_item(TableName=OURS_TABLE, Key={"key": {"S": k}}),
             requests_made,
         )
         result[f"ours_l1/{body.name}"] = profile(
             lambda s=ours_l1, u=url: s.get(u), requests_made * 5
+        )
+        result[f"requests_cache_memory/{body.name}"] = profile(
+            lambda s=rc_memory, u=url: s.get(u), requests_made * 5
         )
     return result
 
@@ -596,9 +656,12 @@ def hit_breakdown(
             continue
         ours = build_session("ours_no_l1", endpoint)
         ours_l1 = build_session("ours_l1", endpoint)
+        drop_in = build_session("drop_in", endpoint)
+        rc_memory = build_session("requests_cache_memory", endpoint)
         url = url_of(f"{body.path}?case=breakdown")
         primed = get(ours, url, body.content)
-        get(ours_l1, url, body.content)
+        for other in (ours_l1, drop_in, rc_memory):
+            get(other, url, body.content)
         if primed.cache_key is None:
             continue
         cache_key = primed.cache_key
@@ -615,6 +678,12 @@ def hit_breakdown(
             ),
             "whole hit: session.get (L1)": lambda s=ours_l1, u=url: s.get(u, timeout=30),
             "backend.get_response (L1)": lambda b=ours_l1.cache, k=cache_key: b.get_response(k),
+            "whole hit: drop-in CachedSession.get (no L1)": (
+                lambda s=drop_in, u=url: s.get(u, timeout=30)
+            ),
+            "whole hit: requests-cache memory backend": (
+                lambda s=rc_memory, u=url: s.get(u, timeout=30)
+            ),
         }
         client = getattr(getattr(ours.cache, "table", None), "client", None)
         if client is not None:
@@ -705,7 +774,9 @@ def run(
             "body_bytes": body.size,
             "description": body.description,
             "variants": {variant: samples[variant].result() for variant in VARIANTS},
-            "items": stored_items(body, direct, info["ours_table_key"], rc_key),
+            "items": stored_items(
+                body, direct, info["ours_table_key"], rc_key, info["drop_in_table_key"]
+            ),
         }
         # The raw client reads an item; there is no response body to compare.
         latency[body.name]["variants"]["raw_get_item"]["byte_identical"] = None
