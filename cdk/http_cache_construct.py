@@ -1,11 +1,13 @@
 """``HttpCache``: the cache table, the layer, and one call to wire a function to both.
 
 Use it in any CDK app (copy this file and ``http_cache_monitoring.py`` beside your app, or put
-this folder on ``sys.path``)::
+this folder on ``sys.path``). A copied file cannot find the repository's ``dist/``: give it the
+folder that ``make layer`` wrote::
 
     from http_cache_construct import HttpCache
 
-    cache = HttpCache(self, "HttpCache")          # table "http_cache", the layer, a dashboard
+    cache = HttpCache(self, "HttpCache", layer_dir="/path/to/lambda-http-cache/dist")
+    #                                   table "http_cache", the layer, a dashboard
     cache.attach(my_function)                      # layer + environment + least privilege
     cache.attach(fn_a, namespace="catalog")        # two functions sharing their entries
     cache.attach(fn_b, namespace="catalog")
@@ -300,7 +302,19 @@ def load_layer_manifest(layer_dir: Path, *, build: bool = True) -> dict[str, Any
         )
     manifest_path = layer_dir / LAYER_MANIFEST
     if not manifest_path.exists():
-        raise FileNotFoundError(f"no layer in {layer_dir}: run `make layer` first")
+        # Said in full: a copy of this file in another app has no dist/ where it looks.
+        looked = (
+            "the dist/ folder beside the folder holding http_cache_construct.py, where it "
+            "looks when not given layer_dir="
+            if layer_dir == DEFAULT_LAYER_DIR
+            else "the folder given as layer_dir="
+        )
+        raise FileNotFoundError(
+            f"no layer in {layer_dir} ({looked}): HttpCache looked for {manifest_path} and "
+            "found none. Build the layer with `make layer` in the lambda-http-cache "
+            "repository, then point HttpCache at the folder it writes, with "
+            'HttpCache(..., layer_dir="/path/to/lambda-http-cache/dist")'
+        )
     manifest: dict[str, Any] = json.loads(manifest_path.read_text(encoding="utf-8"))
     return manifest
 

@@ -5,6 +5,10 @@ the `http_cache` table with the schema the CDK stack declares, imports the handl
 (the cold start), invokes it several times, then starts a second "container" to show that
 entries are shared through the table, and last shows a stale entry served at once and
 refreshed after the response (stale-while-revalidate). Stops everything it started.
+
+Both "containers" run in this process, which has imported the library already: the init time
+shown for each is measured in a new Python process importing the handler module, as Lambda's
+init phase does.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import importlib.util
 import io
 import json
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
@@ -55,6 +61,44 @@ FEATURED_HEADERS = {
 }
 
 
+# Run by a new Python process: the time to import the handler module from scratch (the library,
+# requests, boto3, and the session the decorator builds), as Lambda's init phase does.
+FRESH_INIT = """
+import importlib.util, sys, time
+assert "lambda_http_cache" not in sys.modules
+started = time.perf_counter()
+spec = importlib.util.spec_from_file_location("handler", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+print((time.perf_counter() - started) * 1000)
+"""
+
+
+def fresh_init_ms() -> float:
+    """Milliseconds a new Python process takes to import the handler module (with this
+    process's environment: the local table and API)."""
+    result = subprocess.run(
+        [sys.executable, "-c", FRESH_INIT, str(HANDLER)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def plural(count: int, singular: str, plural: str | None = None) -> str:
+    """``1 hit``, ``2 hits``, ``0 misses``."""
+    if count == 1:
+        return f"1 {singular}"
+    return f"{count} {plural or singular + 's'}"
+
+
+def calls_in_words(cache: dict[str, int]) -> str:
+    """An invocation's cache hits and misses, in words."""
+    return f"{plural(cache['hits'], 'hit')}, {plural(cache['misses'], 'miss', 'misses')}"
+
+
 def load_handler(name: str) -> ModuleType:
     """Import the handler module as Lambda does at a container's init phase."""
     spec = importlib.util.spec_from_file_location(name, HANDLER)
@@ -73,21 +117,45 @@ def lambda_context(request_id: str) -> Any:
     )
 
 
-def metrics_line(printed: str) -> str:
-    """The invocation's embedded-metric-format document, in short."""
+def metrics_document(printed: str) -> dict[str, Any] | None:
+    """The invocation's embedded-metric-format document, if it printed one."""
     for line in printed.splitlines():
         if line.startswith("{") and "_aws" in line:
-            document = json.loads(line)
-            names = [m["Name"] for m in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
-            shown = []
-            for name in names:
-                values = document[name] if isinstance(document[name], list) else [document[name]]
-                if name.endswith("Latency"):
-                    shown.append(f"{name} {len(values)}x~{statistics.median(values):.1f}ms")
-                elif sum(values):
-                    shown.append(f"{name}={sum(values):g}")
-            return ", ".join(shown)
-    return "(none)"
+            return json.loads(line)  # type: ignore[no-any-return]
+    return None
+
+
+def metric_total(printed: str, name: str) -> float:
+    document = metrics_document(printed) or {}
+    values = document.get(name, [])
+    return float(sum(values if isinstance(values, list) else [values]))
+
+
+def metrics_line(printed: str) -> str:
+    """The invocation's embedded-metric-format document, in short."""
+    document = metrics_document(printed)
+    if document is None:
+        return "(none)"
+    names = [m["Name"] for m in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
+    shown = []
+    for name in names:
+        values = document[name] if isinstance(document[name], list) else [document[name]]
+        if name.endswith("Latency"):
+            shown.append(f"{name} {len(values)}x~{statistics.median(values):.1f}ms")
+        elif sum(values):
+            shown.append(f"{name}={sum(values):g}")
+    return ", ".join(shown)
+
+
+def show_metrics(printed: str, refresh_queued_by: int | None) -> None:
+    """The invocation's metrics; and, when they count a refresh, where it comes from."""
+    print(f"      metrics: {metrics_line(printed)}")
+    if metric_total(printed, "CacheRefreshes") and refresh_queued_by is not None:
+        print(
+            f"      (CacheRefreshes and its OriginLatency: invocation {refresh_queued_by}'s "
+            "refresh, which ran after its response, so it is counted in the next invocation's "
+            "metrics)"
+        )
 
 
 def main() -> None:
@@ -111,11 +179,12 @@ def main() -> None:
             invocation = 0
             module = None
             for container, baskets in (("A", BASKETS), ("B", BASKETS[:2])):
-                started = time.perf_counter()
+                init_ms = fresh_init_ms()
                 module = load_handler(f"catalog_handler_{container}")
-                init_ms = (time.perf_counter() - started) * 1000
-                what = "import + session" if container == "A" else "session; modules already loaded"
-                print(f"\ncontainer {container}: init ({what}) {init_ms:.0f} ms")
+                print(
+                    f"\ncontainer {container}: init {init_ms:.0f} ms (the handler module "
+                    "imported by a new Python process, as Lambda's init does)"
+                )
                 for basket in baskets:
                     invocation += 1
                     printed = io.StringIO()
@@ -129,11 +198,11 @@ def main() -> None:
                     totals["hits"] += cache["hits"]
                     totals["misses"] += cache["misses"]
                     print(
-                        f"  invocation {invocation}: {calls} calls, {cache['hits']} hits, "
-                        f"{cache['misses']} misses, {result['elapsed_ms']:7.1f} ms, "
-                        f"total {result['total']}"
+                        f"  invocation {invocation}: {plural(calls, 'API call')}, "
+                        f"{calls_in_words(cache)}, {result['elapsed_ms']:7.1f} ms; "
+                        f"basket total: ${result['total']:.2f}"
                     )
-                    print(f"      metrics: {metrics_line(printed.getvalue())}")
+                    show_metrics(printed.getvalue(), refresh_queued_by=None)
             assert module is not None
             refreshes = stale_while_revalidate(module, origin, totals, invocation)
         origin_calls = sum(origin.hits.values())
@@ -159,6 +228,7 @@ def stale_while_revalidate(
     path = f"/products/{FEATURED}"
     print(f"\nstale-while-revalidate (the API marks product {FEATURED} fresh for 1 s):")
     misses = 0
+    stale_served_by: int | None = None
     for step in ("first call", "1 s later", "right after"):
         if step == "1 s later":
             time.sleep(1.1)
@@ -175,10 +245,12 @@ def stale_while_revalidate(
         totals["hits"] += cache["hits"]
         totals["misses"] += cache["misses"]
         print(
-            f"  invocation {invocation} ({step}): {cache['hits']} hits, {cache['misses']} misses, "
+            f"  invocation {invocation} ({step}): {calls_in_words(cache)}, "
             f"{result['elapsed_ms']:7.1f} ms"
         )
-        print(f"      metrics: {metrics_line(printed.getvalue())}")
+        show_metrics(printed.getvalue(), refresh_queued_by=stale_served_by)
+        if metric_total(printed.getvalue(), "CacheStaleServed"):
+            stale_served_by = invocation
         if step == "1 s later":
             # Outside Lambda the refresh runs on a thread (in Lambda, in the cache's internal
             # extension, before the invocation ends): wait until the API has answered it.

@@ -1,7 +1,9 @@
 """Local servers for the demo, the tests and the benchmark: nothing here touches the internet.
 
 - :class:`MotoServer`: a real DynamoDB-compatible HTTP server (moto's server mode) on loopback,
-  in its own process, spoken to by an unmodified boto3.
+  in its own process, spoken to by an unmodified boto3. ``python -m scripts.local_servers``
+  (``make local``) starts one with the cache table and keeps it running until Ctrl-C, to try
+  a function of your own and the admin command against it: :func:`main`.
 - :class:`DynamoDbProxy`: an HTTP proxy in front of it that counts DynamoDB operations and can
   inject faults (error answers, a listener that never answers).
 - :class:`OriginServer`: an HTTP origin with a configurable delay and per-path bodies.
@@ -9,10 +11,12 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import http.client
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -20,7 +24,7 @@ import threading
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -53,10 +57,13 @@ def wait_until_listening(port: int, timeout: float = 30.0) -> None:
 
 
 class MotoServer:
-    """moto's server mode on a free loopback port, in a child process."""
+    """moto's server mode on a free loopback port (or ``port``), in a child process; with
+    ``own_session``, in a session of its own, so that a Ctrl-C at the terminal reaches only
+    the parent, which stops it."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, own_session: bool = False) -> None:
         self.port = port or free_port()
+        self.own_session = own_session
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -68,6 +75,7 @@ class MotoServer:
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=self.own_session,
         )
         try:
             wait_until_listening(self.port)
@@ -468,3 +476,94 @@ def dripped(chunks: int = 20, interval: float = 0.3) -> RawAnswer:
         conn.sendall(b"0\r\n\r\n")
 
     return answer
+
+
+# python -m scripts.local_servers ------------------------------------------------------------
+
+DEFAULT_PORT = 8000  # DynamoDB Local's
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def usage_lines(endpoint: str, table: str) -> list[str]:
+    """What to paste into another shell to use the server: the environment, then the admin
+    command."""
+    settings = {
+        "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
+        "HTTP_CACHE_TABLE": table,
+        **LOCAL_CREDENTIALS,
+    }
+    return [
+        "To use it, in another shell (the library and the admin command read these; the",
+        "credentials are dummies the local server accepts):",
+        "",
+        *(f"export {name}={value}" for name, value in settings.items()),
+        "",
+        "Then run your function's code, or the admin command, in that shell:",
+        '  make admin ARGS="stats"',
+        '  make admin ARGS="get https://api.example.com/items --namespace my-function"',
+        "  .venv/bin/python -m lambda_http_cache stats",
+        f"(or give the admin command --endpoint-url {endpoint} --table {table}).",
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Start a local DynamoDB server with the cache table, print how to use it, and keep it
+    running until Ctrl-C or SIGTERM; then stop it. Exit status 0, or 1 if it could not start
+    or stopped by itself."""
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.local_servers",
+        description="A local DynamoDB server (moto) with the cache table, running until Ctrl-C: "
+        "to try your own function and the admin command without AWS.",
+    )
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port on 127.0.0.1 (default {DEFAULT_PORT})"
+    )
+    parser.add_argument(
+        "--table", default=TABLE_NAME, help=f"the cache table to create (default {TABLE_NAME})"
+    )
+    args = parser.parse_args(argv)
+    if not 0 < args.port < 65536:
+        parser.error(f"argument --port: {args.port} is not a port number")
+    if not port_is_free(args.port):
+        print(f"port {args.port} is in use: choose another with --port", file=sys.stderr)
+        return 1
+
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, request_stop)
+
+    server = MotoServer(args.port, own_session=True)
+    try:
+        try:
+            server.start()
+        except TimeoutError as error:
+            print(f"the local DynamoDB server did not start: {error}", file=sys.stderr)
+            return 1
+        create_cache_table(dynamodb_client(server.endpoint), args.table)
+        print(f"Local DynamoDB server (moto) at {server.endpoint}, table {args.table!r} created.")
+        print(*usage_lines(server.endpoint, args.table), sep="\n")
+        print("\nRunning until Ctrl-C; what it holds is lost when it stops.", flush=True)
+        while not stop.wait(0.5):
+            if server.process is not None and server.process.poll() is not None:
+                print("the local DynamoDB server stopped by itself", file=sys.stderr)
+                return 1
+    finally:
+        server.stop()
+    print("Local DynamoDB server stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,8 +1,10 @@
 """The admin command (`python -m lambda_http_cache`) against the local DynamoDB server: stats,
-get, delete, purge and clear, every scan page, confirmation, unreadable items."""
+get, delete, purge and clear, every scan page, confirmation, unreadable items, usage errors,
+progress lines and counts in words."""
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import os
@@ -16,7 +18,7 @@ from typing import Any
 import pytest
 import requests
 from lambda_http_cache import DynamoDbCache
-from lambda_http_cache.admin import main
+from lambda_http_cache.admin import build_parser, main
 from requests_cache import CachedSession
 from requests_cache.models.request import CachedRequest
 from requests_cache.models.response import CachedResponse
@@ -118,7 +120,7 @@ def test_stats_counts_kinds_namespaces_and_times(
 
     code, out, _ = run(capsys, "stats", "--namespace", "beta")
     assert code == 0
-    assert "1: 1 responses, 0 redirect aliases, 0 unreadable" in out
+    assert "1: 1 response, 0 redirect aliases, 0 unreadable" in out
     assert "alpha" not in out
     assert proxy.count("DescribeTable", "CreateTable", "UpdateTimeToLive") == 0
 
@@ -350,7 +352,7 @@ def test_scans_and_deletes_read_every_page(
     assert stats["items"] == 15 and stats["responses"] == 14 and stats["unreadable"] == 1
     assert stats["size_bytes"] > 1_400_000
     assert proxy.count("Scan") >= 2
-    assert "stats: 5 items read so far" in err and "stats: 15 items read done" in err
+    assert "stats: 5 items read so far" in err and "stats: 15 items read in" in err
     assert run(capsys, "stats", "--quiet", "--progress-every", "5")[2] == ""
 
     code, out, _ = run(capsys, "clear", "--yes", "--quiet")
@@ -404,3 +406,238 @@ def test_deletes_dynamodb_leaves_unprocessed_are_sent_again(
     assert scan_all(ddb, table_name) == []
     # 25 left unprocessed, sent again, then the last 5
     assert proxy.count("BatchWriteItem") == 3
+
+
+# Usage errors ------------------------------------------------------------------------------
+
+
+def commands_taking_a_url() -> list[str]:
+    """Every subcommand with a ``url`` argument, read from the parser itself."""
+    parser = build_parser()
+    choices = next(
+        action.choices
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+    )
+    return sorted(
+        name
+        for name, command in choices.items()
+        if any(action.dest == "url" for action in command._actions)
+    )
+
+
+def test_the_commands_taking_a_url_are_known() -> None:
+    assert commands_taking_a_url() == ["delete", "get"]
+
+
+@pytest.mark.parametrize("command", commands_taking_a_url())
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        (
+            "example.com/x",
+            "'example.com/x' has no scheme: give the URL as the function "
+            "requests it, e.g. https://example.com/x",
+        ),
+        ("localhost:8080/x", "'localhost:8080/x' has no scheme"),
+        ("ftp://example.com/x", "'ftp://example.com/x': expected an http:// or https:// URL"),
+        ("https://", "No host supplied"),
+        ("https://exa mple.com/", "contains invalid character"),
+    ],
+)
+def test_a_url_the_function_could_not_request_is_a_usage_error(
+    command: str, url: str, problem: str, table_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit:
+        main([command, url])
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1].startswith(f"python -m lambda_http_cache {command}: error: ")
+    assert "error: argument url: " in err.splitlines()[-1]
+    assert problem in err.splitlines()[-1]
+    assert "Traceback" not in err
+
+
+def test_a_header_requests_refuses_is_a_usage_error(
+    table_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit:
+        main(["get", "https://api.example.com/x", "-H", "X-Note: one\ntwo"])
+    assert exit.value.code == 2
+    assert "argument -H/--header: Invalid leading whitespace" in capsys.readouterr().err
+
+
+def test_a_url_without_a_scheme_exits_2_without_a_traceback(table_name: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "lambda_http_cache", "get", "example.com/x"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "layer")},
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "python -m lambda_http_cache get: error: argument url: 'example.com/x' has no scheme: "
+        "give the URL as the function requests it, e.g. https://example.com/x"
+    )
+
+
+# Progress ----------------------------------------------------------------------------------
+
+
+def test_a_scan_says_at_once_that_it_is_scanning(
+    table_name: str,
+    ddb: Any,
+    proxy: DynamoDbProxy,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    put_response(ddb, table_name, "default:one")
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    before_first_scan: list[str] = []
+
+    def note_stderr(operation: str) -> None:
+        if operation == "Scan" and not before_first_scan:
+            before_first_scan.append(err.getvalue())
+
+    proxy.fault = note_stderr
+    assert main(["stats"]) == 0
+    assert before_first_scan == [f"stats: scanning table {table_name}\n"]
+    # Then the total, however short the scan
+    assert err.getvalue().splitlines()[1].startswith("stats: 1 item read in ")
+
+    err.seek(0)
+    err.truncate()
+    before_first_scan.clear()
+    assert main(["purge", "--namespace", "alpha", "--yes"]) == 0
+    assert before_first_scan == [f"purge: scanning table {table_name} for namespace alpha\n"]
+    capsys.readouterr()
+
+
+def test_deleting_shows_progress_on_stderr_and_the_summary_on_stdout(
+    table_name: str, ddb: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for index in range(60):
+        put_response(ddb, table_name, f"default:k{index}")
+    code, out, err = run(capsys, "clear", "--yes", "--progress-every", "25")
+    assert code == 0
+    assert out == f"deleted 60 items (all of them) from table {table_name}\n"
+    lines = err.splitlines()
+    assert lines[0] == f"clear: scanning table {table_name}"
+    deleting = [line for line in lines if "deleted" in line]
+    assert [line.partition(" (")[0] for line in deleting[:2]] == [
+        "clear: 25 items deleted so far",
+        "clear: 50 items deleted so far",
+    ]
+    assert deleting[-1].startswith("clear: 60 items deleted in ")
+    assert scan_all(ddb, table_name) == []
+
+
+def test_progress_lines_come_by_time_unless_asked_by_count(
+    table_name: str,
+    ddb: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for index in range(30):
+        put_response(ddb, table_name, f"default:k{index}")
+    # Every batch of 25 deletes is later than the interval: one line after each
+    monkeypatch.setattr("lambda_http_cache.admin.output.PROGRESS_INTERVAL", 0.0)
+    code, out, err = run(capsys, "clear", "--yes")
+    assert code == 0 and out == f"deleted 30 items (all of them) from table {table_name}\n"
+    deleting = [line.partition(" (")[0] for line in err.splitlines() if "deleted" in line]
+    assert deleting[:2] == ["clear: 25 items deleted so far", "clear: 30 items deleted so far"]
+    assert deleting[2].startswith("clear: 30 items deleted in ")
+
+
+def test_a_short_delete_shows_no_delete_progress(
+    table_name: str,
+    ddb: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("lambda_http_cache.admin.output.PROGRESS_INTERVAL", 3600.0)
+    for index in range(3):
+        put_response(ddb, table_name, f"default:k{index}")
+    code, out, err = run(capsys, "purge", "--namespace", "default", "--yes")
+    assert code == 0 and out == f"deleted 3 items of namespace default from table {table_name}\n"
+    assert "deleted" not in err  # only the scan's lines
+    assert run(capsys, "clear", "--yes", "--quiet")[2] == ""
+
+
+def test_progress_on_a_terminal_is_one_line_ended_before_an_error(
+    table_name: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    err = Tty()
+    monkeypatch.setattr(sys, "stderr", err)
+    assert main(["stats", "--table", "no_such_table"]) == 1
+    scanning = "stats: scanning table no_such_table"
+    assert err.getvalue() == f"\r{scanning}\npython -m lambda_http_cache: table no_such_table " + (
+        f"not found (region us-east-1, endpoint {os.environ['AWS_ENDPOINT_URL_DYNAMODB']})\n"
+    )
+    capsys.readouterr()
+
+
+# Counts in words ---------------------------------------------------------------------------
+
+
+def put_alias(ddb: Any, table_name: str, key: str, target: str) -> None:
+    expires = (datetime.now(UTC) + timedelta(seconds=300)).isoformat()
+    alias = {"v": {"N": "1"}, "kind": {"S": "redirect"}, "target": {"S": target}}
+    ddb.put_item(TableName=table_name, Item={"key": {"S": key}, **alias, "expires": {"S": expires}})
+
+
+@pytest.mark.parametrize(
+    ("count", "responses", "aliases", "items"),
+    [
+        (0, "0 responses", "0 redirect aliases", "0 items (all of them)"),
+        (1, "1 response", "1 redirect alias", "2 items (all of them)"),
+        (2, "2 responses", "2 redirect aliases", "4 items (all of them)"),
+    ],
+)
+def test_every_count_agrees_with_its_noun(
+    count: int,
+    responses: str,
+    aliases: str,
+    items: str,
+    table_name: str,
+    ddb: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for index in range(count):
+        put_response(ddb, table_name, f"default:r{index}", expires_in=None)
+        put_alias(ddb, table_name, f"default:a{index}", f"r{index}")
+    code, out, _ = run(capsys, "stats")
+    assert code == 0
+    assert f"items         {count * 2}: {responses}, {aliases}, 0 unreadable\n" in out
+    assert f"never expire  {responses}\n" in out
+    code, out, _ = run(capsys, "clear", "--yes")
+    assert out == f"deleted {items} from table {table_name}\n"
+
+
+def test_one_of_each_is_singular(
+    table_name: str, ddb: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    put_response(ddb, table_name, "default:stale", b"x", expires_in=-10)
+    ddb.put_item(TableName=table_name, Item={"key": {"S": "default:foreign"}})
+    url = "https://api.example.com/one-byte"
+    put_response(ddb, table_name, table_key(table_name, url), b"\xff")
+    code, out, _ = run(capsys, "get", url)
+    assert code == 0 and "1 byte raw, " in out and "binary, 1 byte;" in out
+    assert run(capsys, "delete", url)[0] == 0
+    code, out, err = run(capsys, "purge", "--expired", "--yes", "--progress-every", "1")
+    assert code == 0
+    assert out == (
+        f"deleted 1 expired item from table {table_name}\n"
+        "left 1 unreadable item (not this library's format); `clear` or `purge --namespace` "
+        "removes it\n"
+    )
+    assert "purge: 1 item read so far" in err and "purge: 1 item deleted in " in err
+    assert (
+        run(capsys, "clear", "--yes")[1]
+        == f"deleted 1 item (the only one) from table {table_name}\n"
+    )

@@ -38,8 +38,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     out: TextIO = Printable(sys.stdout)  # type: ignore[assignment]
     err = sys.stderr
     run: Command = args.run
+    ui = Terminal(err, quiet=args.quiet, progress_every=args.progress_every)
+    ended = False
     try:
-        report = run(args, Terminal(err, quiet=args.quiet, progress_every=args.progress_every))
+        try:
+            report = run(args, ui)
+        finally:
+            ended = ui.end_line()  # a progress line left open, before what follows
         show(report, out, as_json=args.json)
         return report.status
     except UsageError as error:
@@ -57,6 +62,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BotoCoreError as error:
         err.write(f"{PROG}: {error}\n")
     except KeyboardInterrupt:
-        err.write(f"\n{PROG}: interrupted\n")
+        err.write(("" if ended else "\n") + f"{PROG}: interrupted\n")
         return 130
     return 1

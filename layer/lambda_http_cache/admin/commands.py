@@ -19,29 +19,36 @@ from typing import TYPE_CHECKING, Any, Protocol
 import boto3
 import requests
 from botocore.config import Config
+from requests.utils import check_header_validity
 
 from ..cache import SharedCache
 from ..config import DEFAULT_NAMESPACE, DEFAULT_TABLE, CacheConfig, ConfigError, validate_namespace
 from ..item import (
     KIND_LEASE,
+    KIND_PENDING,
     KIND_REDIRECT,
     KIND_TOMBSTONE,
+    KIND_UNCACHEABLE,
     decode_alias,
     decode_entry,
     item_kind,
     item_size,
 )
 from ..item import Entry as ItemEntry
-from ..table import CacheTable, attribute
+from ..table import BATCH_WRITE_LIMIT, CacheTable, attribute
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+# Items that hold no response: what coordination and invalidation leave in the table.
+MARKERS = (KIND_TOMBSTONE, KIND_LEASE, KIND_PENDING, KIND_UNCACHEABLE)
+
 PROG = "python -m lambda_http_cache"
 UNREADABLE = "unreadable"
 DEFAULT_MAX_BODY = 4096
-DEFAULT_PROGRESS_EVERY = 1000
-PROGRESS_INTERVAL = 2.0  # seconds between progress lines, whatever the item count
+# Progress lines on stderr: one a second while items are read or deleted (and, with
+# --progress-every N, one every N items too), then the total.
+PROGRESS_INTERVAL = 1.0
 HEX_PREVIEW = 64
 UNREADABLE_EXAMPLES = 5
 
@@ -58,9 +65,9 @@ class UsageError(Exception):
 
 
 class Progress(Protocol):
-    """Counts items read; may show the count."""
+    """Counts items read or deleted; may show the count."""
 
-    def tick(self) -> None: ...
+    def tick(self, count: int = 1) -> None: ...
 
     def done(self) -> None: ...
 
@@ -75,9 +82,12 @@ class Selection:
 
 
 class Interaction(Protocol):
-    """Progress lines while reading, and the confirmation before deleting."""
+    """Progress lines while reading and deleting, and the confirmation before deleting."""
 
-    def progress(self, label: str) -> Progress: ...
+    def progress(self, label: str, action: str = "read", *, start: str | None = None) -> Progress:
+        """Counts of items ``action`` ("read", "deleted") under ``label`` (the command), after
+        ``start``, a line saying at once what begins."""
+        ...
 
     def can_confirm(self) -> bool: ...
 
@@ -110,8 +120,9 @@ def classify(item: dict[str, Any], now: datetime) -> Entry:
     size = _size(item)
     try:
         kind = item_kind(item)
-        if kind in (KIND_TOMBSTONE, KIND_LEASE):
-            # Invalidation and lease markers: expired once DynamoDB's TTL may remove them.
+        if kind in MARKERS:
+            # Invalidation, lease, fill and hit-for-miss markers: expired once DynamoDB's TTL
+            # may remove them.
             ttl = _ttl(item)
             expired = ttl is not None and now.timestamp() >= ttl
             return Entry(key, kind, namespace, size, expired=expired)
@@ -155,12 +166,17 @@ def _ttl(item: dict[str, Any]) -> int | None:
 
 def scan(
     table: CacheTable,
-    progress: Progress,
+    ui: Interaction,
+    label: str,
     *,
-    prefix: str | None = None,
+    namespace: str | None = None,
     projection: Iterable[str] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Every item of the table (or of keys starting with ``prefix``), every page."""
+    """Every item of the table (or of ``namespace``'s keys), every page; says at once that it
+    is scanning (a large table's first page takes a while), then counts the items read."""
+    of = f" for namespace {namespace}" if namespace else ""
+    progress = ui.progress(label, start=f"scanning table {table.table_name}{of}")
+    prefix = f"{namespace}:" if namespace else None
     for item in table.scan(prefix=prefix, projection=projection):
         progress.tick()
         yield item
@@ -202,7 +218,7 @@ class Stats:
             if len(self.unreadable_examples) < UNREADABLE_EXAMPLES:
                 self.unreadable_examples.append((entry.key, entry.error))
             return
-        if entry.kind in (KIND_TOMBSTONE, KIND_LEASE):
+        if entry.kind in MARKERS:
             self.markers += 1
             return
         if entry.kind == KIND_REDIRECT:
@@ -264,8 +280,7 @@ def cmd_stats(args: argparse.Namespace, ui: Interaction) -> StatsReport:
     table = _table(args)
     now = datetime.now(UTC)
     stats = Stats()
-    prefix = f"{args.namespace}:" if args.namespace else None
-    for item in scan(table, ui.progress("stats"), prefix=prefix):
+    for item in scan(table, ui, "stats", namespace=args.namespace):
         stats.add(classify(item, now))
     return StatsReport(table.table_name, args.namespace, stats, now)
 
@@ -432,32 +447,27 @@ def cmd_purge(args: argparse.Namespace, ui: Interaction) -> PurgeReport:
     _require_confirmation_possible(args, ui)
     table = _table(args)
     selection = Selection(expired=args.expired, namespace=args.namespace)
-    prefix = f"{args.namespace}:" if args.namespace else None
-    progress = ui.progress("purge")
     keys: list[str] = []
     left_unreadable = 0
     if args.expired:
         now = datetime.now(UTC)
-        for item in scan(table, progress, prefix=prefix):
+        for item in scan(table, ui, "purge", namespace=args.namespace):
             entry = classify(item, now)
             if entry.kind == UNREADABLE:
                 left_unreadable += 1
             elif entry.expired:
                 keys.append(entry.key)
     else:
-        keys = [
-            str(attribute(i, "key"))
-            for i in scan(table, progress, prefix=prefix, projection=["key"])
-        ]
-    return _delete_all(args, ui, table, keys, selection, unreadable_left=left_unreadable)
+        items = scan(table, ui, "purge", namespace=args.namespace, projection=["key"])
+        keys = [str(attribute(item, "key")) for item in items]
+    return _delete_all(args, ui, "purge", table, keys, selection, unreadable_left=left_unreadable)
 
 
 def cmd_clear(args: argparse.Namespace, ui: Interaction) -> PurgeReport:
     _require_confirmation_possible(args, ui)
     table = _table(args)
-    progress = ui.progress("clear")
-    keys = [str(attribute(i, "key")) for i in scan(table, progress, projection=["key"])]
-    return _delete_all(args, ui, table, keys, Selection())
+    keys = [str(attribute(item, "key")) for item in scan(table, ui, "clear", projection=["key"])]
+    return _delete_all(args, ui, "clear", table, keys, Selection())
 
 
 def _require_confirmation_possible(args: argparse.Namespace, ui: Interaction) -> None:
@@ -468,15 +478,23 @@ def _require_confirmation_possible(args: argparse.Namespace, ui: Interaction) ->
 def _delete_all(
     args: argparse.Namespace,
     ui: Interaction,
+    label: str,
     table: CacheTable,
     keys: list[str],
     selection: Selection,
     *,
     unreadable_left: int = 0,
 ) -> PurgeReport:
+    keys = list(dict.fromkeys(keys))  # a scan's keys are unique already; counted once anyway
     if keys and not args.yes and not ui.confirm(len(keys), selection, table.table_name):
         raise Refused("not confirmed")
-    table.delete_many(keys)
+    # One batch at a time, to count: a real table takes minutes for many thousands.
+    progress = ui.progress(label, "deleted")
+    for start in range(0, len(keys), BATCH_WRITE_LIMIT):
+        batch = keys[start : start + BATCH_WRITE_LIMIT]
+        table.delete_many(batch)
+        progress.tick(len(batch))
+    progress.done()
     return PurgeReport(table.table_name, selection, len(keys), unreadable_left)
 
 
@@ -515,11 +533,35 @@ def _namespace(value: str) -> str:
     return value
 
 
+def _url(value: str) -> str:
+    """A request URL as the function would request it: http or https, and one requests can
+    send (parsed as the key derivation will parse it). Every command taking a URL takes it
+    through here, so that a wrong one is a usage error, never a traceback."""
+    scheme, separator, _ = value.partition("://")
+    if not separator:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} has no scheme: give the URL as the function requests it, "
+            f"e.g. https://{value}"
+        )
+    if scheme.lower() not in ("http", "https"):
+        raise argparse.ArgumentTypeError(f"{value!r}: expected an http:// or https:// URL")
+    try:
+        requests.PreparedRequest().prepare_url(value, None)
+    except requests.RequestException as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return value
+
+
 def _header(value: str) -> tuple[str, str]:
     name, colon, content = value.partition(":")
     if not colon or not name.strip():
         raise argparse.ArgumentTypeError("expected 'Name: value'")
-    return name.strip(), content.strip()
+    header = name.strip(), content.strip()
+    try:
+        check_header_validity(header)
+    except requests.RequestException as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return header
 
 
 def _positive(value: str) -> int:
@@ -562,8 +604,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive,
         metavar="N",
         default=argparse.SUPPRESS,
-        help=f"progress line every N items read (default {DEFAULT_PROGRESS_EVERY}, "
-        f"and every {PROGRESS_INTERVAL:g} s)",
+        help="a progress line every N items read or deleted, besides the one every "
+        f"{PROGRESS_INTERVAL:g} s",
     )
 
     parser = argparse.ArgumentParser(
@@ -587,7 +629,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for name, run, summary in entry_commands:
         command = commands.add_parser(name, parents=[common], help=summary)
-        command.add_argument("url", help="the request's URL, as the function requests it")
+        command.add_argument(
+            "url", type=_url, help="the request's URL, as the function requests it"
+        )
         command.add_argument(
             "--namespace",
             type=_namespace,
@@ -659,7 +703,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "endpoint_url": None,
         "json": False,
         "quiet": False,
-        "progress_every": DEFAULT_PROGRESS_EVERY,
+        "progress_every": None,
     }
     for name, value in defaults.items():
         if getattr(args, name, None) is None:

@@ -1,6 +1,7 @@
 """How the admin commands' reports look: text for a person, JSON for a script; progress lines
-and the confirmation prompt on stderr; sizes and durations for a person to read; and every
-control character in shown text escaped."""
+and the confirmation prompt on stderr; counts, sizes and durations for a person to read (a
+count and its noun agree: :func:`plural`); and every control character in shown text
+escaped."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from .commands import (
     PROGRESS_INTERVAL,
     DeleteReport,
     EntryReport,
+    Progress,
     PurgeReport,
     Report,
     Selection,
@@ -45,13 +47,22 @@ def _print_stats(report: StatsReport, out: TextIO) -> None:
         ("table", report.table + (f" (namespace {report.namespace})" if report.namespace else "")),
         (
             "items",
-            f"{stats.items:,}: {stats.responses:,} responses, "
-            f"{stats.redirects:,} redirect aliases, {stats.unreadable:,} unreadable"
-            + (f", {stats.markers:,} invalidation and lease markers" if stats.markers else ""),
+            f"{stats.items:,}: {plural(stats.responses, 'response')}, "
+            f"{plural(stats.redirects, 'redirect alias')}, {stats.unreadable:,} unreadable"
+            + (
+                ", "
+                + plural(
+                    stats.markers,
+                    "invalidation, lease or fill marker",
+                    "invalidation, lease and fill markers",
+                )
+                if stats.markers
+                else ""
+            ),
         ),
         (
             "size",
-            f"{human_bytes(stats.size)} ({stats.size:,} bytes), "
+            f"{human_bytes(stats.size)} ({plural(stats.size, 'byte')}), "
             f"largest item {human_bytes(stats.largest)}",
         ),
         (
@@ -59,7 +70,7 @@ def _print_stats(report: StatsReport, out: TextIO) -> None:
             f"{stats.expired:,} of {stats.readable:,} readable ({stats.expired_share:.1%}), "
             "still stored until DynamoDB's TTL deletes them",
         ),
-        ("never expire", f"{stats.never_expire:,} responses"),
+        ("never expire", plural(stats.never_expire, "response")),
         ("oldest", when(stats.oldest, now)),
         ("newest", when(stats.newest, now)),
     ]
@@ -101,7 +112,8 @@ def _print_entry(document: dict[str, Any], out: TextIO) -> None:
         row("ttl", f"{document['ttl']} ({ttl})")
     row(
         "body size",
-        f"{document['body_size']:,} bytes raw, {document['body_stored_size']:,} bytes stored "
+        f"{plural(document['body_size'], 'byte')} raw, "
+        f"{plural(document['body_stored_size'], 'byte')} stored "
         f"({document['body_encoding']}); item {human_bytes(document['item_size'])}",
     )
     if document["encoding"]:
@@ -119,7 +131,8 @@ def _print_entry(document: dict[str, Any], out: TextIO) -> None:
         print("body: empty", file=out)
     elif document["body"] is None:
         more = " ..." if document["body_truncated"] else ""
-        print(f"body: binary, {document['body_size']:,} bytes; first bytes (hex):", file=out)
+        size = plural(document["body_size"], "byte")
+        print(f"body: binary, {size}; first bytes (hex):", file=out)
         print(document["body_hex_prefix"] + more, file=out)
     else:
         cut = " (truncated, see --max-body)" if document["body_truncated"] else ""
@@ -135,82 +148,116 @@ def _print_delete(report: DeleteReport, out: TextIO) -> None:
 
 
 def _print_purge(report: PurgeReport, out: TextIO) -> None:
-    what = describe(report.selection)
-    print(f"deleted {report.deleted:,} {what} from table {report.table}", file=out)
+    what = describe(report.deleted, report.selection)
+    print(f"deleted {what} from table {report.table}", file=out)
     if report.unreadable_left:
+        left = plural(report.unreadable_left, "unreadable item")
         print(
-            f"left {report.unreadable_left:,} unreadable items (not this library's format); "
-            "`clear` or `purge --namespace` removes them",
+            f"left {left} (not this library's format); `clear` or `purge --namespace` removes "
+            f"{'it' if report.unreadable_left == 1 else 'them'}",
             file=out,
         )
 
 
-def describe(selection: Selection) -> str:
-    """The items a purge or clear deletes, in words."""
+def describe(count: int, selection: Selection) -> str:
+    """``count`` items of those a purge or clear deletes, in words: ``2 expired items``."""
     if selection.expired:
-        return "expired items" + (
+        return plural(count, "expired item") + (
             f" of namespace {selection.namespace}" if selection.namespace else ""
         )
     if selection.namespace:
-        return f"items of namespace {selection.namespace}"
-    return "items (all of them)"
+        return plural(count, "item") + f" of namespace {selection.namespace}"
+    return plural(count, "item") + (" (the only one)" if count == 1 else " (all of them)")
 
 
 # Interaction on a terminal ------------------------------------------------------------------
 
 
 class ProgressLines:
-    """Items read so far, to stderr: every ``every`` items and at least every few seconds."""
+    """Items read or deleted so far, to stderr: the ``start`` line at once (if any), then a
+    count every :data:`PROGRESS_INTERVAL` seconds (and every ``every`` items, if given), and
+    the total at the end if anything was shown (a short delete stays silent)."""
 
-    def __init__(self, label: str, stream: TextIO, *, enabled: bool, every: int) -> None:
+    def __init__(
+        self,
+        label: str,
+        terminal: Terminal,
+        *,
+        action: str,
+        every: int | None,
+        start: str | None = None,
+    ) -> None:
         self.label = label
-        self.stream = stream
-        self.enabled = enabled
-        self.every = max(every, 1)
+        self.terminal = terminal
+        self.action = action
+        self.every = max(every, 1) if every is not None else None
         self.count = 0
         self.shown = False
         self.started = self.last = time.monotonic()
+        if start is not None:
+            self._line(start)
 
-    def tick(self) -> None:
-        self.count += 1
-        if not self.enabled:
+    def tick(self, count: int = 1) -> None:
+        before, self.count = self.count, self.count + count
+        if not self.terminal.enabled:
             return
-        if self.count % self.every == 0 or time.monotonic() - self.last >= PROGRESS_INTERVAL:
-            self._show(final=False)
+        crossed = self.every is not None and self.count // self.every > before // self.every
+        if crossed or time.monotonic() - self.last >= PROGRESS_INTERVAL:
+            self._line(f"{plural(self.count, 'item')} {self.action} so far ({self._elapsed()})")
 
     def done(self) -> None:
-        if self.enabled and self.shown:  # a short scan stays silent
-            self._show(final=True)
+        if self.shown:
+            total = f"{plural(self.count, 'item')} {self.action} in {self._elapsed()}"
+            self._line(total, final=True)
 
-    def _show(self, *, final: bool) -> None:
+    def _elapsed(self) -> str:
+        return f"{time.monotonic() - self.started:.1f} s"
+
+    def _line(self, text: str, *, final: bool = False) -> None:
+        if self.terminal.enabled:
+            self.terminal.status(f"{self.label}: {text}", final=final)
+            self.shown = True
         self.last = time.monotonic()
-        elapsed = self.last - self.started
-        state = "done" if final else "so far"
-        line = f"{self.label}: {self.count:,} items read {state} ({elapsed:.1f} s)"
-        if self.stream.isatty():
-            self.stream.write("\r" + line + ("\n" if final else ""))
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-        self.shown = True
 
 
 class Terminal:
-    """Progress lines and the confirmation prompt on ``err``, answers read from stdin."""
+    """Progress lines and the confirmation prompt on ``err``, answers read from stdin. On a
+    terminal, progress lines overwrite each other; elsewhere each is a line of its own."""
 
-    def __init__(self, err: TextIO, *, quiet: bool, progress_every: int) -> None:
+    def __init__(self, err: TextIO, *, quiet: bool, progress_every: int | None) -> None:
         self.err = err
-        self.quiet = quiet
+        self.enabled = not quiet
         self.progress_every = progress_every
+        self.open_width = 0  # the width of a progress line not yet ended, on a terminal
 
-    def progress(self, label: str) -> ProgressLines:
-        return ProgressLines(label, self.err, enabled=not self.quiet, every=self.progress_every)
+    def progress(self, label: str, action: str = "read", *, start: str | None = None) -> Progress:
+        return ProgressLines(label, self, action=action, every=self.progress_every, start=start)
+
+    def status(self, line: str, *, final: bool = False) -> None:
+        """Show a progress line: on a terminal, over the one before."""
+        if self.err.isatty():
+            self.err.write("\r" + line.ljust(self.open_width) + ("\n" if final else ""))
+            self.open_width = 0 if final else max(self.open_width, len(line))
+        else:
+            self.err.write(line + "\n")
+        self.err.flush()
+
+    def end_line(self) -> bool:
+        """End a progress line left open on a terminal (before an error message); whether
+        there was one."""
+        if not self.open_width:
+            return False
+        self.err.write("\n")
+        self.err.flush()
+        self.open_width = 0
+        return True
 
     def can_confirm(self) -> bool:
         return sys.stdin.isatty()
 
     def confirm(self, count: int, selection: Selection, table: str) -> bool:
-        self.err.write(f"Delete {count:,} {describe(selection)} from table {table}? [y/N] ")
+        self.end_line()
+        self.err.write(f"Delete {describe(count, selection)} from table {table}? [y/N] ")
         self.err.flush()
         try:
             answer = input()
@@ -250,6 +297,18 @@ class Printable(io.TextIOBase):
 
 def _parse(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+def plural(count: int, singular: str, plural: str | None = None) -> str:
+    """``count`` and the noun that agrees with it: ``0 responses``, ``1 response``,
+    ``2,000 responses``; ``plural`` when adding "s" (or "es" after s, x, z, ch, sh) is not
+    the noun's plural."""
+    if count == 1:
+        return f"1 {singular}"
+    if plural is None:
+        ending = "es" if singular.endswith(("s", "x", "z", "ch", "sh")) else "s"
+        plural = singular + ending
+    return f"{count:,} {plural}"
 
 
 def human_bytes(size: int) -> str:
