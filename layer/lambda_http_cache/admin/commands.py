@@ -24,11 +24,8 @@ from requests.utils import check_header_validity
 from ..cache import SharedCache
 from ..config import DEFAULT_NAMESPACE, DEFAULT_TABLE, CacheConfig, ConfigError, validate_namespace
 from ..item import (
-    KIND_LEASE,
-    KIND_PENDING,
     KIND_REDIRECT,
-    KIND_TOMBSTONE,
-    KIND_UNCACHEABLE,
+    MARKER_KINDS,
     decode_alias,
     decode_entry,
     item_kind,
@@ -39,9 +36,6 @@ from ..table import BATCH_WRITE_LIMIT, CacheTable, attribute
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-# Items that hold no response: what coordination and invalidation leave in the table.
-MARKERS = (KIND_TOMBSTONE, KIND_LEASE, KIND_PENDING, KIND_UNCACHEABLE)
 
 PROG = "python -m lambda_http_cache"
 UNREADABLE = "unreadable"
@@ -120,7 +114,7 @@ def classify(item: dict[str, Any], now: datetime) -> Entry:
     size = _size(item)
     try:
         kind = item_kind(item)
-        if kind in MARKERS:
+        if kind in MARKER_KINDS:
             # Invalidation, lease, fill and hit-for-miss markers: expired once DynamoDB's TTL
             # may remove them.
             ttl = _ttl(item)
@@ -218,7 +212,7 @@ class Stats:
             if len(self.unreadable_examples) < UNREADABLE_EXAMPLES:
                 self.unreadable_examples.append((entry.key, entry.error))
             return
-        if entry.kind in MARKERS:
+        if entry.kind in MARKER_KINDS:
             self.markers += 1
             return
         if entry.kind == KIND_REDIRECT:
