@@ -53,7 +53,7 @@ COUNT_METRICS: dict[str, str] = {
 }
 LATENCY_METRICS: dict[str, str] = {"cache": "CacheLatency", "origin": "OriginLatency"}
 
-# The alarms (README, "Dashboard and alarms"). Cache failure rate: failed or skipped cache
+# The alarms (documentation: operating, dashboard and alarms). Cache failure rate: failed or skipped cache
 # calls (CacheErrors + CacheBypassed) per 100 cacheable requests (CacheHits + CacheMisses),
 # above the threshold in 2 of 3 consecutive 5-minute periods. Throttling: any throttled
 # GetItem or PutItem on the table in a 5-minute period. No data is not breaching for either.
@@ -196,8 +196,8 @@ class HttpCacheMonitoring(Construct):
                     f"Metrics `{METRICS_NAMESPACE}` with `{METRICS_DIMENSION}="
                     f"{self.metrics_service}`, from every function attached to this cache. "
                     "Paying off: a high hit ratio, cache calls far faster than origin "
-                    "requests. Hurting: failures, bypasses, throttles. The project README's "
-                    '"Dashboard and alarms" explains each graph.'
+                    "requests. Hurting: failures, bypasses, throttles. The project documentation's "
+                    '"Dashboard and alarms" page explains each graph.'
                 ),
                 width=24,
                 height=2,

@@ -211,7 +211,7 @@ class HttpCacheStack(Stack):
                 self,
                 "DashboardName",
                 value=self.cache.dashboard.dashboard_name,
-                description="CloudWatch dashboard of the cache (README: Dashboard and alarms)",
+                description="CloudWatch dashboard of the cache (docs: Dashboard and alarms)",
             )
         if self.cache.bucket is not None:
             CfnOutput(self, "LargeObjectBucketName", value=self.cache.bucket.bucket_name)

@@ -26,7 +26,7 @@ from typing import Any
 logger = logging.getLogger("lambda_http_cache")
 decisions = logging.getLogger("lambda_http_cache.decisions")
 
-# Event counter -> (metric name, unit). The README documents these names.
+# Event counter -> (metric name, unit). The observability page documents these names.
 COUNT_METRICS = {
     "hits": ("CacheHits", "Count"),
     "misses": ("CacheMisses", "Count"),
@@ -88,7 +88,7 @@ class MetricsPublisher:
 
     Written with ``json`` rather than through Powertools' ``EphemeralMetrics``: importing
     Powertools' metrics costs about 14 ms of every cold start (measured beside
-    ``import requests, boto3``), for a format this small (see "Metrics" in the README). The
+    ``import requests, boto3``), for a format this small (see the observability page). The
     format's limits are kept: at most 100 metrics in a document (19 here) and 100 values in a
     metric (stats.LATENCY_SAMPLES)."""
 

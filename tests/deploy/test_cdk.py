@@ -143,16 +143,16 @@ def newest_bytecode_runtime(layers: Path) -> str:
     return f"python{newest}"
 
 
-def readme_deploy_section() -> str:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    start, end = text.index("<!-- deploy:start -->"), text.index("<!-- deploy:end -->")
-    return text[start:end]
+def deploying_pages() -> str:
+    """The documentation's deploying pages (docs/deploying/), as one text."""
+    pages = sorted((ROOT / "docs" / "deploying").glob("*.md"))
+    assert pages
+    return "\n".join(page.read_text(encoding="utf-8") for page in pages)
 
 
-def readme_dashboard_section() -> str:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    start = text.index("### Dashboard and alarms")
-    return text[start : text.index("\n### ", start + 1)]
+def dashboard_page() -> str:
+    """The documentation's page on the dashboard and alarms."""
+    return (ROOT / "docs" / "operating" / "dashboard.md").read_text(encoding="utf-8")
 
 
 def dashboard_body(template: dict[str, Any]) -> dict[str, Any]:
@@ -399,7 +399,7 @@ def test_the_policy_evaluator_is_strict() -> None:
 def test_the_documented_actions_are_get_and_put_item_only() -> None:
     assert set(construct.CACHE_TABLE_ACTIONS) == {"dynamodb:GetItem", "dynamodb:PutItem"}
     assert set(construct.LARGE_OBJECT_ACTIONS) == {"s3:GetObject", "s3:PutObject"}
-    section = readme_deploy_section()
+    section = deploying_pages()
     for action in (*construct.CACHE_TABLE_ACTIONS, *construct.LARGE_OBJECT_ACTIONS):
         assert action in section
 
@@ -1355,8 +1355,8 @@ def test_the_dashboard_shows_the_documented_metrics(main: dict[str, Any]) -> Non
     }
     throttled = [m for m in table if m["name"] == "ThrottledRequests"]
     assert {m["dimensions"].get("Operation") for m in throttled} == {"GetItem", "PutItem"}
-    # Every graph's metrics are documented in the README's section on the dashboard.
-    section = readme_dashboard_section()
+    # Every graph's metrics are documented on the dashboard's page of the documentation.
+    section = dashboard_page()
     for name in names | {m["name"] for m in table}:
         assert name in section, name
 
@@ -1401,8 +1401,8 @@ def test_the_alarms_watch_the_failure_rate_and_table_throttling(main: dict[str, 
         assert dimensions == {"TableName": {"Ref": table_id}, "Operation": operation}
         assert (metric["Period"], metric["Stat"]) == (300, "Sum")
 
-    # The README states each threshold.
-    section = readme_dashboard_section()
+    # The dashboard's page states each threshold.
+    section = dashboard_page()
     assert "more than 5" in section
     assert "2 of 3" in section
 

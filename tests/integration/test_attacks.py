@@ -169,8 +169,8 @@ def test_verify_zero_is_not_keyed_as_verification(
 SEND_WITHOUT_OPTIONS = (
     "limitation of requests-cache's own session: send() called directly with no transport"
     " options keys with requests' defaults (the backend never sees the session's verify, cert"
-    " or redirect default); the decorator's session keys what it sends (README, 'A shared"
-    " cache')"
+    " or redirect default); the decorator's session keys what it sends (docs/concepts/"
+    "shared-cache.md)"
 )
 
 

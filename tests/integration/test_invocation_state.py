@@ -384,7 +384,7 @@ def test_an_auth_object_that_cannot_be_copied_is_kept_as_it_is(
     table_name: str, origin: OriginServer
 ) -> None:
     """requests' HTTPDigestAuth holds a threading.local, which cannot be copied: it is put
-    back by reference (README), and invocations work as usual."""
+    back by reference (docs/using.md), and invocations work as usual."""
     url = echo(origin)
     auth = HTTPDigestAuth("catalog", "catalog-password")
 

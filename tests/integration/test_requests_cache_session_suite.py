@@ -108,13 +108,13 @@ _CACHE_NEVER_FAILS = (
 _NO_SERIALIZER = (
     "deviation: patches requests-cache internals the cache does not have: items are in this"
     " project's own format, with no cache.responses.serializer (an unreadable item is a miss,"
-    " README 'Every read decodes inside the never-raise rule')"
+    " docs/concepts/failure-modes.md, 'Every read decodes inside the never-raise rule')"
 )
 
 # The suite's tests this session fails, by test name (every parameter) or node name (one), with
-# why: "deviation: ..." for what this project does differently on purpose (see "A shared
-# cache" in the README), "defect: ..." for a bug of the library still to be fixed. Strict: a
-# test that starts passing fails the run, so the list stays true.
+# why: "deviation: ..." for what this project does differently on purpose (see
+# docs/concepts/shared-cache.md), "defect: ..." for a bug of the library still to be fixed.
+# Strict: a test that starts passing fails the run, so the list stays true.
 EXPECTED_FAILURES = {
     # Construction
     "test_init_unregistered_backend": _ONLY_DYNAMODB,

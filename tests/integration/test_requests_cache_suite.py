@@ -3,7 +3,7 @@ its sdist: see requests_cache_suite.py beside this file) run against this projec
 ``DynamoDbCache`` on the local DynamoDB server, the way requests-cache runs it against its
 own ``DynamoDbCache`` (its tests/integration/test_dynamodb.py). Its HTTP requests go to a
 local httpbin and to requests-mock adapters. What fails, and why: ``EXPECTED_FAILURES``
-below, and "Drop-in fidelity" in the README.
+below, and docs/reference/drop-in.md.
 
 ``REQUESTS_CACHE_SUITE_REFERENCE=1`` adds the same suite against requests-cache's own
 ``DynamoDbCache``, for comparison (not run by ``make test``)."""
@@ -52,9 +52,9 @@ def cache_table(moto_server: MotoServer) -> None:
 
 
 # The suite's tests this backend fails, by test name (every parameter) or node name (one), with
-# why: "deviation: ..." for what this project does differently on purpose (see "A shared
-# cache" in the README), "defect: ..." for a bug of the library still to be fixed. Strict: a
-# test that starts passing fails the run, so the list stays true.
+# why: "deviation: ..." for what this project does differently on purpose (see
+# docs/concepts/shared-cache.md), "defect: ..." for a bug of the library still to be fixed.
+# Strict: a test that starts passing fails the run, so the list stays true.
 EXPECTED_FAILURES = {
     "test_response_no_duplicate_read": (
         "deviation: a read goes through the backend's own lookup (memory tier, then one"
@@ -70,7 +70,7 @@ EXPECTED_FAILURES = {
             "deviation: save_response() of a response fetched outside the session keys it as"
             " its URL's own response (its request followed no redirect); requests-cache's"
             " session keys a request that follows redirects apart, so it does not find it"
-            " (see 'A redirect is a response' in the README)"
+            " (see 'A redirect is a response' in docs/concepts/shared-cache.md)"
         )
         for case in (1, 2, 3)
     },
