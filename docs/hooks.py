@@ -146,7 +146,7 @@ def block(*parts: str) -> str:
 
 
 def bench(name: str) -> Any:
-    """A module of the benchmark's report code (``report``, ``fleet_report``)."""
+    """A module of the benchmark's code (``report``, ``fleet_report``, ``conformance``)."""
     _importable()
     return importlib.import_module(f"bench.{name}")
 
@@ -343,32 +343,12 @@ def chart(uri: str, title: str) -> Callable[[int], str]:
 
 CONFORMANCE = "conformance.json"
 CONFORMANCE_GIT = "conformance-git.json"
-PASS, FAIL = "pass", "fail"
-KINDS = ("required", "optimal", "check")
-
-
-class Tally:
-    def __init__(self) -> None:
-        self.passed = self.failed = self.other = 0
-
-    @property
-    def total(self) -> int:
-        return self.passed + self.failed + self.other
-
-    def add(self, outcome: str) -> None:
-        if outcome == PASS:
-            self.passed += 1
-        elif outcome == FAIL:
-            self.failed += 1
-        else:
-            self.other += 1
-
-
 Test = Mapping[str, Any]
 
 
-def _tally(tests: Mapping[str, Test], outcomes: Mapping[str, str], keep: Any) -> Tally:
-    count = Tally()
+def _tally(tests: Mapping[str, Test], outcomes: Mapping[str, str], keep: Any) -> Any:
+    """The outcomes of the tests ``keep`` selects, counted as the benchmark counts them."""
+    count = bench("conformance").Tally()
     for test_id, test in tests.items():
         if keep(test):
             count.add(outcomes.get(test_id, "not run"))
@@ -447,7 +427,7 @@ def conformance_kinds(_depth: int, relative: str = CONFORMANCE) -> str:
     caches = list(results["caches"].values())
     rows = []
     for shared, section in ((False, "any cache"), (True, "shared caches only")):
-        for kind in KINDS:
+        for kind in bench("conformance").KINDS:
 
             def keep(test: Test, kind: str = kind, shared: bool = shared) -> bool:
                 return (
