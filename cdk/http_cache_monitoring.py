@@ -53,7 +53,7 @@ COUNT_METRICS: dict[str, str] = {
 }
 LATENCY_METRICS: dict[str, str] = {"cache": "CacheLatency", "origin": "OriginLatency"}
 
-# The alarms (documentation: operating, dashboard and alarms). Cache failure rate: failed or skipped cache
+# The alarms (documentation: dashboard and alarms). Cache failure rate: failed or skipped cache
 # calls (CacheErrors + CacheBypassed) per 100 cacheable requests (CacheHits + CacheMisses),
 # above the threshold in 2 of 3 consecutive 5-minute periods. Throttling: any throttled
 # GetItem or PutItem on the table in a 5-minute period. No data is not breaching for either.

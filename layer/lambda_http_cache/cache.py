@@ -355,6 +355,16 @@ class SharedCache:
             return self.responses.acquire_lease(key, seconds, stored_at)
         return None
 
+    def held_stale(self, key: str) -> Any:
+        """The stale response the memory tier still holds for ``key``, with no table call
+        (None if none): what a stale-while-revalidate serve may answer at once. Never
+        raises."""
+        with self._never_raising("Cache read failed, treated as a miss"):
+            entry = self.responses.held_stale(key)
+            if entry is not None:
+                return self.responses.to_response(entry, key)
+        return None
+
     def peek(self, key: str, *, marks: bool = False) -> Any:
         """The response the table holds for ``key`` now (strongly consistent, past the memory
         tier, which it updates), or with ``marks`` its uncacheable mark; never raises."""

@@ -166,6 +166,9 @@ class CachedHttpSession(OriginSession):
         self.flights = Flights()
         # key -> until when this container asked (time.monotonic()); bounded in bytes.
         self._leases_asked: BoundedMemo[str, float] = BoundedMemo(LEASES_ASKED_BYTES)
+        # Keys whose refresh is queued for after the response (until when it counts as
+        # queued): one refresh per key at a time, whatever number of stale serves queue it.
+        self._refreshes_queued: BoundedMemo[str, float] = BoundedMemo(LEASES_ASKED_BYTES)
         self._leases_lock = threading.Lock()
         self.stats = stats or CacheStats()
         self.tracing = tracing or Tracing(enabled=False)
@@ -633,10 +636,15 @@ class CachedHttpSession(OriginSession):
         """Refresh ``cached_response`` after the response, if this container wins its lease
         (or has no leases). The lease is asked for after the response too: a stale serve
         costs its caller the lookup alone, not the lease's conditional write."""
-        if self.leases:
-            with self._leases_lock:
-                if self._lease_asked(plan.cache_key, time.monotonic()):
-                    return  # this container refreshes it already, or another one does
+        key = plan.cache_key
+        now = time.monotonic()
+        with self._leases_lock:
+            queued = self._refreshes_queued.get(key)
+            if (self.leases and self._lease_asked(key, now)) or (
+                queued is not None and queued > now
+            ):
+                return  # this container refreshes it already, or another one does
+            self._refreshes_queued.put(key, now + lease_seconds(cached_response))
         again = request.copy()
         stamp(again, stamped_transport(request))
         # The refresh reads the body whole, so that it can be stored, whatever the caller
@@ -644,14 +652,16 @@ class CachedHttpSession(OriginSession):
         kwargs = {**kwargs, "stream": False}
 
         def refresh() -> None:
+            with self._leases_lock:
+                self._refreshes_queued.pop(key)
             if self._lease_lost(plan.cache_key, cached_response):
                 return  # another container (or thread of this one) refreshes it
-            if self.leases:
-                # Only if the entry is still the one seen stale: another container may have
-                # replaced it since (this one's memory tier may hold the old one).
-                landed = self.cache.peek(plan.cache_key)
-                if landed is not None and _newer(landed, cached_response):
-                    return
+            # Only if the entry is still the one seen stale: another container may have
+            # replaced it since (this one's memory tier may hold the old one, and served it).
+            peek = getattr(self.cache, "peek", None)
+            landed = peek(plan.cache_key) if peek is not None else None
+            if landed is not None and _newer(landed, cached_response):
+                return
             # Its own cookie jar on this thread, dropped when done: what the origin sets now
             # reaches no caller, and a concurrent invocation's jar is not touched.
             outer = getattr(self._private, "cookies", None)
@@ -752,6 +762,7 @@ class CachedHttpSession(OriginSession):
         asked by the snapshot, not by this restored environment)."""
         with self._leases_lock:
             self._leases_asked.clear()
+            self._refreshes_queued.clear()
 
     def _lease(self, key: str, cached_response: Any) -> bool | None:
         """The right to fill or refresh ``key``: True if this container holds it now, False
@@ -873,11 +884,19 @@ class CachedHttpSession(OriginSession):
             stale_window=self.stale_window,
         )
         cached_response: Any = None
-        if not plan.skip_read:
-            cached_response = self._lookup(plan, plan.cache_key)
-        plan.read(
-            cached_response, vary_matches=self._vary_matches(plan, cached_response, request, keying)
-        )
+        held = None if plan.skip_read else self._held_stale(plan, request, keying)
+        if held is not None:
+            # Served stale at once, as the table's copy would be: the refresh after the
+            # response reads the table (and updates the memory tier) before any origin call.
+            self.stats.add("memory_hits")
+            cached_response = held
+        else:
+            if not plan.skip_read:
+                cached_response = self._lookup(plan, plan.cache_key)
+            plan.read(
+                cached_response,
+                vary_matches=self._vary_matches(plan, cached_response, request, keying),
+            )
         if plan.vary_cache_key:
             # The entry varies on headers this request does not match: look for the entry
             # stored under the key that includes them, and store under that key otherwise.
@@ -942,6 +961,22 @@ class CachedHttpSession(OriginSession):
             merged = sorted(set(names) | {str(name).lower() for name in matched})
         plan.vary_cache_key = create_key(request, match_headers=merged, **keying)
         return False
+
+    def _held_stale(self, plan: Plan, request: PreparedRequest, keying: dict[str, Any]) -> Any:
+        """The stale response the memory tier holds for the request's key, if the plan serves
+        it stale at once (stale-while-revalidate) and its Vary selects it: no table call.
+        Else None, and ``plan`` is as before (the caller reads the table as usual)."""
+        held_stale = getattr(self.cache, "held_stale", None)
+        held = held_stale(plan.cache_key) if held_stale is not None else None
+        if held is None:
+            return None
+        window = plan.stale_while_revalidate
+        plan.read(held, vary_matches=self._vary_matches(plan, held, request, keying))
+        if plan.resend_async and plan.vary_cache_key is None:
+            return held
+        plan.reset_read()
+        plan.stale_while_revalidate = window  # what read() took from the held response
+        return None
 
     def _lookup(self, plan: Plan, key: str) -> Any:
         """The stored response for ``key``. This session stores each request's own response

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter, deque
 
-# The events counted. Metric names (documented on the site's observability page) are derived from these.
+# The events counted. Metric names (see the site's observability page) come from these.
 EVENTS = (
     "hits",  # responses served from the cache (either tier)
     "memory_hits",  # of which from this container's memory tier

@@ -299,3 +299,88 @@ def test_on_managed_instances_refreshes_run_on_threads_without_a_warning(
     while origin.hits["/lmi"] < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert origin.hits["/lmi"] == 2  # refreshed on a thread
+
+
+def queued_after_response(session: Any) -> Any:
+    """Makes ``session`` queue its after-response work, as the extension does, so that a test
+    sees what the request did before it; returns a function that runs what was queued."""
+    runner = session.after_response
+    runner.extension = object()  # as when registered: work waits for the invocation's end
+
+    def run() -> int:
+        runner.invocation_finished(None)
+        done: int = runner.drain(None, timeout=5)
+        return done
+
+    return run
+
+
+def test_a_stale_entry_held_in_memory_is_served_without_a_table_call(
+    table_name: str, origin: OriginServer, proxy: Any
+) -> None:
+    """A stale-while-revalidate serve answers from the memory tier at once, as a fresh memory
+    hit does: the lease, the check that the entry is still the one seen stale, the origin
+    call and the write all come after the response."""
+    url = counted(origin, "/held", "max-age=1, stale-while-revalidate=60")
+    session = cached_session(table_name, cache_control=True)
+    session.get(url)
+    time.sleep(1.1)
+    run_queued = queued_after_response(session)
+    proxy.reset()
+    served = [session.get(url) for _ in range(3)]
+    assert [(r.from_cache, r.json()) for r in served] == [(True, {"answer": 1})] * 3
+    assert proxy.count() == 0 and origin.hits["/held"] == 1
+    assert session.cache.stats["stale_served"] == 3
+    assert run_queued() == 1  # one refresh queued: the other serves knew it was under way
+    lease_writes = [
+        body
+        for operation, body in proxy.requests
+        if operation == "PutItem" and body["Item"]["key"]["S"].endswith("~lease")
+    ]
+    consistent_reads = [
+        body
+        for operation, body in proxy.requests
+        if operation == "GetItem" and body["ConsistentRead"]
+    ]
+    assert len(lease_writes) == 1 and len(consistent_reads) == 1
+    assert origin.hits["/held"] == 2
+    proxy.reset()
+    assert session.get(url).json() == {"answer": 2}  # the refresh is in the memory tier too
+    assert proxy.count() == 0
+
+
+def test_a_refresh_another_container_made_is_not_made_again_from_memory(
+    table_name: str, origin: OriginServer
+) -> None:
+    """Container A still holds the stale entry in its memory tier when container B has
+    refreshed it: A serves its copy (within the window) but makes no origin call for it."""
+    url = counted(origin, "/replaced", "max-age=1, stale-while-revalidate=60")
+    a = cached_session(table_name, cache_control=True)
+    a.get(url)
+    time.sleep(1.1)
+    b = cached_session(table_name, cache_control=True)
+    assert b.get(url).json() == {"answer": 1}  # stale; B refreshes it on a thread
+    deadline = time.monotonic() + 5
+    while b.cache.stats["refreshes"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert origin.hits["/replaced"] == 2
+    run_queued = queued_after_response(a)
+    assert a.get(url).json() == {"answer": 1}  # its memory tier's copy, still in the window
+    run_queued()
+    assert origin.hits["/replaced"] == 2
+    assert a.cache.stats["refreshes"] == 0
+
+
+def test_without_a_stale_window_a_stale_memory_entry_is_read_again_from_the_table(
+    table_name: str, origin: OriginServer, proxy: Any
+) -> None:
+    """The memory tier's stale copy is only for a stale serve: an entry that must be
+    revalidated or fetched again is looked up in the table, where another container's newer
+    answer would be."""
+    url = counted(origin, "/plain", "max-age=1")
+    session = cached_session(table_name, cache_control=True)
+    session.get(url)
+    time.sleep(1.1)
+    proxy.reset()
+    assert session.get(url).json() == {"answer": 2}
+    assert proxy.requests[0][0] == "GetItem" and proxy.requests[0][1]["ConsistentRead"] is False
