@@ -355,12 +355,12 @@ class SharedCache:
             return self.responses.acquire_lease(key, seconds, stored_at)
         return None
 
-    def held_stale(self, key: str) -> Any:
-        """The stale response the memory tier still holds for ``key``, with no table call
-        (None if none): what a stale-while-revalidate serve may answer at once. Never
-        raises."""
+    def held(self, key: str) -> Any:
+        """The response the memory tier holds for ``key``, fresh or stale, with no table call
+        (None if none): the caller judges it, and serves a stale one only where it may go
+        out at once (stale-while-revalidate). Never raises."""
         with self._never_raising("Cache read failed, treated as a miss"):
-            entry = self.responses.held_stale(key)
+            entry = self.responses.held(key)
             if entry is not None:
                 return self.responses.to_response(entry, key)
         return None

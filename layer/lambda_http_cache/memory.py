@@ -1,7 +1,7 @@
 """The memory tier: a per-container LRU of recently used entries, in front of DynamoDB.
 
 Bounded in bytes, evicting the least recently used entry first, and never serving an entry
-past its expiry as a hit (:meth:`MemoryTier.get_stale` hands one to a stale-while-revalidate
+past its expiry as a hit (:meth:`MemoryTier.get_held` hands one to a stale-while-revalidate
 serve). Keys are full table keys, so namespaces and credential partitions hold
 here exactly as in the table. It holds entries under their own keys and redirect aliases
 under theirs, so that deleting an entry also stops every alias that leads to it.
@@ -59,20 +59,18 @@ class MemoryTier:
             return None
         return entry
 
-    def get_stale(self, key: str) -> Entry | None:
-        """The entry held for ``key`` if it is past its expiry but was put less than
-        ``max_age`` ago (else None; nothing is dropped). Only for a caller that may serve a
-        stale response anyway (stale-while-revalidate) and checks the table after the
-        response: what other containers changed is still seen within ``max_age``."""
+    def get_held(self, key: str) -> Entry | None:
+        """The entry held for ``key`` if it was put less than ``max_age`` ago, fresh or past
+        its expiry (else None; nothing is dropped). Only for a caller that judges the entry
+        itself and serves a stale one only where a stale answer may go out at once
+        (stale-while-revalidate), checking the table after the response: what other
+        containers changed is still seen within ``max_age``."""
         held = self._held.get(key)
         if held is None or not isinstance(held.value, Entry):
             return None
-        entry = held.value
-        if entry.expires is None or entry.expires > datetime.now(UTC):
-            return None  # fresh: get() serves it
         if time.monotonic() - held.stored > self.max_age:
             return None
-        return entry
+        return held.value
 
     def put(self, key: str, entry: Cached) -> None:
         self._held.put(key, _Held(entry, time.monotonic()))

@@ -884,10 +884,10 @@ class CachedHttpSession(OriginSession):
             stale_window=self.stale_window,
         )
         cached_response: Any = None
-        held = None if plan.skip_read else self._held_stale(plan, request, keying)
+        held = None if plan.skip_read else self._held(plan, request, keying)
         if held is not None:
-            # Served stale at once, as the table's copy would be: the refresh after the
-            # response reads the table (and updates the memory tier) before any origin call.
+            # A memory hit, fresh or served stale at once as the table's copy would be (the
+            # refresh after the response reads the table before any origin call).
             self.stats.add("memory_hits")
             cached_response = held
         else:
@@ -962,17 +962,17 @@ class CachedHttpSession(OriginSession):
         plan.vary_cache_key = create_key(request, match_headers=merged, **keying)
         return False
 
-    def _held_stale(self, plan: Plan, request: PreparedRequest, keying: dict[str, Any]) -> Any:
-        """The stale response the memory tier holds for the request's key, if the plan serves
-        it stale at once (stale-while-revalidate) and its Vary selects it: no table call.
-        Else None, and ``plan`` is as before (the caller reads the table as usual)."""
-        held_stale = getattr(self.cache, "held_stale", None)
-        held = held_stale(plan.cache_key) if held_stale is not None else None
+    def _held(self, plan: Plan, request: PreparedRequest, keying: dict[str, Any]) -> Any:
+        """The response the memory tier holds for the request's key, if ``plan`` serves it as
+        it is: fresh, or stale at once (stale-while-revalidate), its Vary selecting it. No
+        table call. Else None, and ``plan`` is as before (the caller reads the table)."""
+        held_entry = getattr(self.cache, "held", None)
+        held = held_entry(plan.cache_key) if held_entry is not None else None
         if held is None:
             return None
         window = plan.stale_while_revalidate
         plan.read(held, vary_matches=self._vary_matches(plan, held, request, keying))
-        if plan.resend_async and plan.vary_cache_key is None:
+        if not (plan.send_request or plan.resend_request or plan.error_504 or plan.vary_cache_key):
             return held
         plan.reset_read()
         plan.stale_while_revalidate = window  # what read() took from the held response

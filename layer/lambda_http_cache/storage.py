@@ -206,12 +206,12 @@ class ResponseStorage(_NamespacedStorage):
         )
         return found if isinstance(found, Entry) else None
 
-    def held_stale(self, key: str) -> Entry | None:
-        """The stale entry the memory tier still holds for ``key`` (:meth:`MemoryTier.
-        get_stale`), without a table call; None if it holds none."""
+    def held(self, key: str) -> Entry | None:
+        """The entry the memory tier holds for ``key``, fresh or stale
+        (:meth:`MemoryTier.get_held`), without a table call; None if it holds none."""
         if self.memory is None:
             return None
-        entry = self.memory.get_stale(self.table_key(key))
+        entry = self.memory.get_held(self.table_key(key))
         return None if entry is None else entry.with_history_from(len(entry.history))
 
     def lookup_marked(
