@@ -48,6 +48,37 @@ def aws_environment() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(autouse=True)
+def logging_as_imported() -> Iterator[None]:
+    """Every test starts with the library's logger as an import leaves it (no handler,
+    propagating), and the handlers a test adds to any logger go with it. A handler that joins
+    a Powertools Logger (observability.join_powertools_logger), or a Powertools Logger made by
+    an example, writes to that test's captured output, which no later test may inherit,
+    whatever order the tests run in."""
+    import logging
+
+    def pristine() -> None:
+        library = logging.getLogger("lambda_http_cache")
+        library.handlers.clear()
+        library.propagate = True
+        library.setLevel(logging.NOTSET)
+
+    def loggers() -> list[logging.Logger]:
+        # Not the root logger: pytest's own capture handlers come and go there per phase.
+        return [
+            each
+            for each in list(logging.Logger.manager.loggerDict.values())
+            if isinstance(each, logging.Logger)
+        ]
+
+    pristine()
+    saved = {id(each): list(each.handlers) for each in loggers()}
+    yield
+    for each in loggers():
+        each.handlers[:] = saved.get(id(each), [])
+    pristine()
+
+
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[MotoServer]:
     with MotoServer() as server:
