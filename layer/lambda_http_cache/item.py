@@ -50,6 +50,7 @@ UNCACHEABLE_SECONDS = 30
 KIND_PENDING = "pending"
 # The kinds that hold no response: what the cache writes to coordinate and to remember.
 MARKER_KINDS = frozenset({KIND_TOMBSTONE, KIND_LEASE, KIND_PENDING, KIND_UNCACHEABLE})
+ITEM_KINDS = MARKER_KINDS | {KIND_RESPONSE, KIND_REDIRECT}
 
 # DynamoDB's item limit is 400 KB, names and values included; keep 1 KB of headroom for any
 # difference between these size rules and the service's own accounting.
@@ -578,8 +579,7 @@ def item_kind(item: Mapping[str, Any]) -> str:
     if version != str(FORMAT_VERSION):
         raise ItemError(f"item format {version!r} is not {FORMAT_VERSION}")
     kind = _get(item, "kind", "S")
-    kinds = (KIND_RESPONSE, KIND_REDIRECT, KIND_TOMBSTONE, KIND_LEASE, KIND_UNCACHEABLE)
-    if kind not in (*kinds, KIND_PENDING):
+    if kind not in ITEM_KINDS:
         raise ItemError(f"unknown item kind {kind!r}")
     return str(kind)
 

@@ -22,8 +22,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMappin
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from .breaker import CircuitBreaker
 from .config import DEFAULT_MAX_BODY_MB
 from .guard import StoreGuard
@@ -59,7 +57,7 @@ from .item import (
 )
 from .large_objects import LargeObjectStore
 from .memory import MemoryTier
-from .table import CacheTable, attribute, error_code
+from .table import CacheTable, attribute
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +75,20 @@ UNAVAILABLE = Unavailable()
 OVERSIZE = "oversize"
 # The longest lease a container takes (coordination.py's bound, with room to spare).
 MAX_LEASE = timedelta(minutes=1)
+
+
+def _run_out(now: datetime) -> tuple[str, dict[str, Any]]:
+    """The condition (and its values) under which a lease or claim item no longer holds its
+    key at ``now``: its end has passed, or it is bogus (a corrupt or hostile item, whose end
+    is not a number or later than any lease runs), so that it cannot block the key."""
+    return (
+        "(NOT attribute_type(#until, :number) OR #until < :now OR #until > :implausible)",
+        {
+            ":now": {"N": str(round(now.timestamp(), 3))},
+            ":implausible": {"N": str(round((now + MAX_CLOCK_SKEW + MAX_LEASE).timestamp(), 3))},
+            ":number": {"S": "N"},
+        },
+    )
 
 
 class _NamespacedStorage(MutableMapping[str, Any]):
@@ -420,24 +432,19 @@ class ResponseStorage(_NamespacedStorage):
         ``created`` later than any clock could say (or not a time at all) does not count, so a
         corrupt or hostile item cannot block its key."""
         implausible = iso_time(datetime.now(UTC) + MAX_CLOCK_SKEW)
-        try:
-            return self.table.put(
-                item,
-                condition=(
-                    "attribute_not_exists(#k) OR attribute_not_exists(#c) "
-                    "OR NOT attribute_type(#c, :text) OR #c <= :c OR #c > :implausible"
-                ),
-                ExpressionAttributeNames={"#k": "key", "#c": "created"},
-                ExpressionAttributeValues={
-                    ":c": item["created"],
-                    ":implausible": {"S": implausible},
-                    ":text": {"S": "S"},
-                },
-            )
-        except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
-                raise
-            return False
+        return self.table.put(
+            item,
+            condition=(
+                "attribute_not_exists(#k) OR attribute_not_exists(#c) "
+                "OR NOT attribute_type(#c, :text) OR #c <= :c OR #c > :implausible"
+            ),
+            ExpressionAttributeNames={"#k": "key", "#c": "created"},
+            ExpressionAttributeValues={
+                ":c": item["created"],
+                ":implausible": {"S": implausible},
+                ":text": {"S": "S"},
+            },
+        )
 
     # Coordination -------------------------------------------------------------------------
 
@@ -450,39 +457,24 @@ class ResponseStorage(_NamespacedStorage):
         is when the stale entry was written: a run-out lease taken after it was never
         followed by a write (its holder died or timed out), which is counted."""
         now = datetime.now(UTC)
-        if not self._holder:
-            # Made at first use, never at init: a SnapStart snapshot must not give every
-            # restored environment the same identity.
-            self._holder = secrets.token_hex(8)
         lease = encode_lease(
             self.table_key(key) + LEASE_SUFFIX,
             self.namespace,
             now,
             now + timedelta(seconds=seconds),
-            self._holder,
+            self._lease_holder(),
         )
+        run_out, values = _run_out(now)
         # In a tuple: the guard's None (failed) stays apart from the condition's None (lost).
         answer = self.guard.call(
             "write",
             lambda: (
                 self.table.put_replacing(
                     lease,
-                    # A container may take its own lease again (its refresh is done). A lease
-                    # whose end is not a number, or later than any lease runs, is bogus (a
-                    # corrupt or hostile item): it cannot hold the key.
-                    condition=(
-                        "attribute_not_exists(#k) OR NOT attribute_type(#until, :number) "
-                        "OR #until < :now OR #until > :implausible OR #holder = :me"
-                    ),
+                    # A container may take its own lease again (its refresh is done).
+                    condition=f"attribute_not_exists(#k) OR {run_out} OR #holder = :me",
                     ExpressionAttributeNames={"#k": "key", "#until": "until", "#holder": "holder"},
-                    ExpressionAttributeValues={
-                        ":now": {"N": str(round(now.timestamp(), 3))},
-                        ":implausible": {
-                            "N": str(round((now + MAX_CLOCK_SKEW + MAX_LEASE).timestamp(), 3))
-                        },
-                        ":number": {"S": "N"},
-                        ":me": {"S": self._holder},
-                    },
+                    ExpressionAttributeValues={**values, ":me": {"S": self._holder}},
                 ),
             ),
         )
@@ -504,44 +496,42 @@ class ResponseStorage(_NamespacedStorage):
         now), None if the table could not say. One conditional PutItem under the key itself,
         over nothing, a tombstone or a run-out claim; the answer then replaces it."""
         now = datetime.now(UTC)
-        if not self._holder:
-            self._holder = secrets.token_hex(8)  # at first use: never shared by a snapshot
         claim = encode_pending(
-            self.table_key(key), self.namespace, now, now + timedelta(seconds=seconds), self._holder
+            self.table_key(key),
+            self.namespace,
+            now,
+            now + timedelta(seconds=seconds),
+            self._lease_holder(),
         )
-
-        def put() -> bool:
-            try:
-                return self.table.put(
-                    claim,
-                    # A claim whose end is not a number, or later than any claim runs, is
-                    # bogus (a corrupt or hostile item): it cannot hold the key.
-                    condition=(
-                        "attribute_not_exists(#k) OR #kind = :tombstone OR (#kind = :pending "
-                        "AND (NOT attribute_type(#until, :number) OR #until < :now "
-                        "OR #until > :implausible))"
-                    ),
-                    ExpressionAttributeNames={"#k": "key", "#kind": "kind", "#until": "until"},
-                    ExpressionAttributeValues={
-                        ":tombstone": {"S": KIND_TOMBSTONE},
-                        ":pending": {"S": KIND_PENDING},
-                        ":now": {"N": str(round(now.timestamp(), 3))},
-                        ":implausible": {
-                            "N": str(round((now + MAX_CLOCK_SKEW + MAX_LEASE).timestamp(), 3))
-                        },
-                        ":number": {"S": "N"},
-                    },
-                )
-            except ClientError as error:
-                if error_code(error) != "ConditionalCheckFailedException":
-                    raise
-                return False
-
-        claimed = self.guard.call("write", put)
+        run_out, values = _run_out(now)
+        claimed = self.guard.call(
+            "write",
+            lambda: self.table.put(
+                claim,
+                condition=(
+                    f"attribute_not_exists(#k) OR #kind = :tombstone "
+                    f"OR (#kind = :pending AND {run_out})"
+                ),
+                ExpressionAttributeNames={"#k": "key", "#kind": "kind", "#until": "until"},
+                ExpressionAttributeValues={
+                    **values,
+                    ":tombstone": {"S": KIND_TOMBSTONE},
+                    ":pending": {"S": KIND_PENDING},
+                },
+            ),
+        )
         if claimed is None:
             return None
         self.stats.add("leases_won" if claimed else "leases_lost")
         return bool(claimed)
+
+    def _lease_holder(self) -> str:
+        """This container's id in the leases and claims it writes: made at first use, never
+        at init (a SnapStart snapshot must not give every restored environment the same one),
+        and again after a restore (:meth:`after_restore`)."""
+        if not self._holder:
+            self._holder = secrets.token_hex(8)
+        return self._holder
 
     def mark_uncacheable(self, key: str, seconds: float = UNCACHEABLE_SECONDS) -> None:
         """Leave the hit-for-miss mark under ``key`` for ``seconds`` (unless the table holds
@@ -653,16 +643,11 @@ class RedirectStorage(_NamespacedStorage):
 
     def _put(self, key: str, alias: Alias) -> None:
         table_key = self.table_key(key)
-        try:
-            self.table.put(
-                encode_redirect(table_key, self.namespace, alias),
-                condition="attribute_not_exists(#k) OR #kind = :redirect",
-                ExpressionAttributeNames={"#k": "key", "#kind": "kind"},
-                ExpressionAttributeValues={":redirect": {"S": KIND_REDIRECT}},
-            )
-        except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
-                raise
-            return
-        if self.memory is not None:
+        written = self.table.put(
+            encode_redirect(table_key, self.namespace, alias),
+            condition="attribute_not_exists(#k) OR #kind = :redirect",
+            ExpressionAttributeNames={"#k": "key", "#kind": "kind"},
+            ExpressionAttributeValues={":redirect": {"S": KIND_REDIRECT}},
+        )
+        if written and self.memory is not None:
             self.memory.put(table_key, alias)

@@ -178,12 +178,18 @@ class CacheTable:
         return answer.get("Item")
 
     def put(self, item: Item, *, condition: str | None = None, **expression: Any) -> bool:
-        """Write ``item``; True once written (a failure raises)."""
+        """Write ``item`` (if ``condition`` holds); whether it was written. A failed condition
+        is an answer, False; any other failure raises."""
         kwargs: dict[str, Any] = {"TableName": self.table_name, "Item": item}
         if condition:
             kwargs["ConditionExpression"] = condition
             kwargs.update(expression)
-        self._call(self.client.put_item, **kwargs)
+        try:
+            self._call(self.client.put_item, **kwargs)
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
         return True
 
     def put_replacing(
