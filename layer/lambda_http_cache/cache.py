@@ -339,10 +339,7 @@ class SharedCache:
         returned as such (else it is a miss)."""
         with self._never_raising("Cache read failed, treated as a miss"):
             found = self.responses.lookup_marked(key, follow_aliases=follow_aliases)
-            if isinstance(found, Entry):
-                return self.responses.to_response(found, key)
-            if found is not None and marks:
-                return found
+            return self._answer(key, found, marks, default)
         return default
 
     # Coordination -------------------------------------------------------------------------
@@ -370,11 +367,18 @@ class SharedCache:
         tier, which it updates), or with ``marks`` its uncacheable mark; never raises."""
         with self._never_raising("Cache read failed, treated as a miss"):
             found = self.responses.lookup_marked(key, follow_aliases=False, consistent=True)
-            if isinstance(found, Entry):
-                return self.responses.to_response(found, key)
-            if found is not None and marks:
-                return found
+            return self._answer(key, found, marks)
         return None
+
+    def _answer(self, key: str, found: Any, marks: bool, default: Any = None) -> Any:
+        """What a read of ``key`` answers: the response of a stored entry; with ``marks``, a
+        mark (:class:`~.item.Uncacheable`, :class:`~.item.Pending`, a failed read) as such;
+        else ``default``."""
+        if isinstance(found, Entry):
+            return self.responses.to_response(found, key)
+        if found is not None and marks:
+            return found
+        return default
 
     def claim_fill(self, key: str, seconds: float) -> bool | None:
         """See :meth:`ResponseStorage.claim_fill`; never raises (None on failure)."""

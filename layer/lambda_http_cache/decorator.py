@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import inspect
 import threading
-import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
@@ -40,8 +39,6 @@ WARM_UP_URL = "https://warm-up.invalid/"
 
 _lock = threading.Lock()
 _container_session: CachedHttpSession | None = None
-# The sessions configured to share entries across tenants (share_across_tenants).
-_shared_across_tenants: weakref.WeakSet[CachedHttpSession] = weakref.WeakSet()
 
 
 def _register(session: CachedHttpSession) -> CachedHttpSession:
@@ -59,21 +56,14 @@ def get_session() -> CachedHttpSession:
     global _container_session
     with _lock:
         if _container_session is None:
-            config = CacheConfig.from_environment()
-            _container_session = build_session(config)
-            _note_tenancy(_container_session, config)
+            _container_session = build_session(CacheConfig.from_environment())
             snapstart.register(_container_session)
         return _container_session
 
 
-def _note_tenancy(session: CachedHttpSession, config: CacheConfig) -> None:
-    if config.share_across_tenants:
-        _shared_across_tenants.add(session)
-
-
 def _tenant_of(session: CachedHttpSession, context: Any) -> str:
     """The tenant ``session`` keys this invocation's entries under ("": none, or shared)."""
-    if session in _shared_across_tenants:
+    if session.share_across_tenants:
         return ""
     return str(getattr(context, "tenant_id", None) or "")
 
@@ -111,7 +101,6 @@ def cached_http(
 def _decorate(handler: Handler, settings: dict[str, Any]) -> Handler:
     config = CacheConfig.from_environment(**settings)
     session = build_session(config)
-    _note_tenancy(session, config)
     container = _register(session)
     snapstart.register(session)
     if (

@@ -149,6 +149,7 @@ class CachedHttpSession(OriginSession):
         stale_while_revalidate: bool = CacheConfig.stale_while_revalidate,
         stale_window: int = CacheConfig.stale_window,
         early_refresh: float = CacheConfig.early_refresh,
+        share_across_tenants: bool = CacheConfig.share_across_tenants,
         **kwargs: Any,
     ) -> None:
         # Probabilistic early refresh (coordination.refresh_early): its beta, 0 is off.
@@ -164,11 +165,10 @@ class CachedHttpSession(OriginSession):
         self.coalesce = coalesce
         self.leases = leases
         self.flights = Flights()
-        # key -> until when this container asked (time.monotonic()); bounded in bytes.
-        self._leases_asked: BoundedMemo[str, float] = BoundedMemo(LEASES_ASKED_BYTES)
-        # Keys whose refresh is queued for after the response (until when it counts as
-        # queued): one refresh per key at a time, whatever number of stale serves queue it.
-        self._refreshes_queued: BoundedMemo[str, float] = BoundedMemo(LEASES_ASKED_BYTES)
+        # key -> until when this container has taken the key on (time.monotonic()): a lease
+        # asked for, or a refresh queued; its other threads do not ask again meanwhile.
+        # Bounded in bytes.
+        self._taken_on: BoundedMemo[str, float] = BoundedMemo(LEASES_ASKED_BYTES)
         self._leases_lock = threading.Lock()
         self.stats = stats or CacheStats()
         self.tracing = tracing or Tracing(enabled=False)
@@ -183,8 +183,10 @@ class CachedHttpSession(OriginSession):
         self._baseline: dict[str, Any] | None = None
         self._private = threading.local()
         self._unkeyed_reasons: set[str] = set()  # logged once each
-        # The invocation's tenant in Lambda's tenant isolation mode (the decorator sets it).
+        # The invocation's tenant in Lambda's tenant isolation mode (the decorator sets it),
+        # unless entries are shared across tenants on purpose.
         self.tenant_id = ""
+        self.share_across_tenants = share_across_tenants
         self._disable_lock = threading.RLock()
         if backend is None or isinstance(backend, str):
             # A name (requests-cache's "dynamodb") or none: the table of that name, or the
@@ -637,14 +639,8 @@ class CachedHttpSession(OriginSession):
         (or has no leases). The lease is asked for after the response too: a stale serve
         costs its caller the lookup alone, not the lease's conditional write."""
         key = plan.cache_key
-        now = time.monotonic()
-        with self._leases_lock:
-            queued = self._refreshes_queued.get(key)
-            if (self.leases and self._lease_asked(key, now)) or (
-                queued is not None and queued > now
-            ):
-                return  # this container refreshes it already, or another one does
-            self._refreshes_queued.put(key, now + lease_seconds(cached_response))
+        if not self._take_on(key, lease_seconds(cached_response)):
+            return  # this container refreshes it already, or another one does
         again = request.copy()
         stamp(again, stamped_transport(request))
         # The refresh reads the body whole, so that it can be stored, whatever the caller
@@ -652,10 +648,8 @@ class CachedHttpSession(OriginSession):
         kwargs = {**kwargs, "stream": False}
 
         def refresh() -> None:
-            with self._leases_lock:
-                self._refreshes_queued.pop(key)
-            if self._lease_lost(plan.cache_key, cached_response):
-                return  # another container (or thread of this one) refreshes it
+            if self._acquire(key, cached_response) is False:
+                return  # another container refreshes it
             # Only if the entry is still the one seen stale: another container may have
             # replaced it since (this one's memory tier may hold the old one, and served it).
             peek = getattr(self.cache, "peek", None)
@@ -761,8 +755,7 @@ class CachedHttpSession(OriginSession):
         """Forget the leases this container remembers asking for (SnapStart: those were
         asked by the snapshot, not by this restored environment)."""
         with self._leases_lock:
-            self._leases_asked.clear()
-            self._refreshes_queued.clear()
+            self._taken_on.clear()
 
     def _lease(self, key: str, cached_response: Any) -> bool | None:
         """The right to fill or refresh ``key``: True if this container holds it now, False
@@ -770,18 +763,32 @@ class CachedHttpSession(OriginSession):
         grant one: the caller goes on). The table is asked once per lease period per
         container: a later asker here takes the answer as lost, since the first is fetching
         or waiting (no PutItem, no delay)."""
+        if not self.leases or getattr(self.cache, "acquire_lease", None) is None:
+            return None
+        if not self._take_on(key, lease_seconds(cached_response)):
+            return False
+        return self._acquire(key, cached_response)
+
+    def _acquire(self, key: str, cached_response: Any) -> bool | None:
+        """Ask the table for ``key``'s lease (see :meth:`_lease`), whatever this container
+        has taken on; None if leases are off."""
         acquire = getattr(self.cache, "acquire_lease", None)
         if not self.leases or acquire is None:
             return None
-        seconds = lease_seconds(cached_response)
+        stored_at = getattr(cached_response, "created_at", None)
+        granted: bool | None = acquire(key, lease_seconds(cached_response), stored_at)
+        return granted
+
+    def _take_on(self, key: str, seconds: float) -> bool:
+        """Whether this container takes ``key`` on now (for ``seconds``): False if it already
+        did within that time (a lease asked for, a refresh queued)."""
         now = time.monotonic()
         with self._leases_lock:
-            if self._lease_asked(key, now):
+            until = self._taken_on.get(key)
+            if until is not None and until > now:
                 return False
-            self._leases_asked.put(key, now + seconds)
-        stored_at = getattr(cached_response, "created_at", None)
-        granted: bool | None = acquire(key, seconds, stored_at)
-        return granted
+            self._taken_on.put(key, now + seconds)
+        return True
 
     def _claim(self, key: str) -> bool | None:
         """The first fill of ``key``: True if this container makes it, False if another
@@ -791,14 +798,6 @@ class CachedHttpSession(OriginSession):
             return None
         granted: bool | None = claim(key, lease_seconds(None))
         return granted
-
-    def _lease_asked(self, key: str, now: float) -> bool:
-        """Whether this container asked for ``key``'s lease within its period."""
-        until = self._leases_asked.get(key)
-        return until is not None and until > now
-
-    def _lease_lost(self, key: str, cached_response: Any) -> bool:
-        return self._lease(key, cached_response) is False
 
     def _await_write(
         self,
@@ -970,12 +969,10 @@ class CachedHttpSession(OriginSession):
         held = held_entry(plan.cache_key) if held_entry is not None else None
         if held is None:
             return None
-        window = plan.stale_while_revalidate
         plan.read(held, vary_matches=self._vary_matches(plan, held, request, keying))
         if not (plan.send_request or plan.resend_request or plan.error_504 or plan.vary_cache_key):
             return held
         plan.reset_read()
-        plan.stale_while_revalidate = window  # what read() took from the held response
         return None
 
     def _lookup(self, plan: Plan, key: str) -> Any:
@@ -1007,7 +1004,7 @@ class CachedHttpSession(OriginSession):
         response = OriginSession.send(self, request, **kwargs)
         # This container's refresh of the key is done: its next expiry asks for a lease anew.
         with self._leases_lock:
-            self._leases_asked.pop(plan.cache_key)
+            self._taken_on.pop(plan.cache_key)
         try:
             return self._store(response, plan, cached_response)
         except Exception as error:
@@ -1295,6 +1292,7 @@ def build_session(config: CacheConfig) -> CachedHttpSession:
         stale_while_revalidate=config.stale_while_revalidate,
         stale_window=config.stale_window,
         early_refresh=config.early_refresh,
+        share_across_tenants=config.share_across_tenants,
         expire_after=config.expire_after,
         urls_expire_after=config.urls_expire_after,
         cache_control=config.cache_control,

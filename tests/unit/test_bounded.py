@@ -192,9 +192,9 @@ def test_the_leases_asked_stay_within_their_bound_whatever_the_keys() -> None:
     session = CachedHttpSession(backend=Leasing())
     stale = CachedResponse(status_code=200)
     for number in range(5_000):
-        assert session._lease_lost(f"{number}-{'k' * 500}", stale) is False
-        assert session._leases_asked.size <= LEASES_ASKED_BYTES
-    assert session._lease_lost(f"4999-{'k' * 500}", stale)  # the latest ask is remembered
+        assert session._lease(f"{number}-{'k' * 500}", stale) is True
+        assert session._taken_on.size <= LEASES_ASKED_BYTES
+    assert session._lease(f"4999-{'k' * 500}", stale) is False  # the latest ask is remembered
 
 
 def test_finished_invocations_cost_the_same_few_bytes_whatever_their_ids() -> None:

@@ -192,6 +192,9 @@ class Plan:
         self._refresh = False
         self._swr_enabled = True
         self._stale_window = 0
+        # The stale-while-revalidate window the request and settings give, before read()
+        # takes one from a stored response.
+        self._requested_window: Any = None
 
     @classmethod
     def for_request(
@@ -228,7 +231,7 @@ class Plan:
         plan.stale_if_error = _safe_stale(
             settings.stale_if_error or _int(directives.get("stale-if-error"))
         )
-        plan.stale_while_revalidate = _safe_stale(
+        plan.stale_while_revalidate = plan._requested_window = _safe_stale(
             settings.stale_while_revalidate or _int(directives.get("stale-while-revalidate"))
         )
         plan.skip_read = (
@@ -300,8 +303,10 @@ class Plan:
             self._validators(stored)
 
     def reset_read(self) -> None:
-        """Forget what :meth:`read` decided, to read another stored response (a variant)."""
+        """Forget what :meth:`read` decided, to read another stored response (a variant):
+        the window it took from the first one included."""
         self.send_request = self.resend_request = self.resend_async = False
+        self.stale_while_revalidate = self._requested_window
         self.error_504 = False
         self.vary_cache_key = None
         self.validation_headers = {}

@@ -209,6 +209,23 @@ def test_stale_while_revalidate_from_the_response_then_the_default_window() -> N
     assert decision(p) == "refetch"
 
 
+def test_a_window_taken_from_one_stored_response_does_not_carry_over_to_the_next() -> None:
+    """A plan that reads a second stored response (another variant, or the table's copy
+    after the memory tier's) judges it by its own headers: the first one's
+    stale-while-revalidate window is forgotten with the rest of what read() decided."""
+    p = plan(stale_window=0)
+    p.read(stored(-10, Cache_Control="max-age=1, stale-while-revalidate=60"))
+    assert decision(p) == "serve stale, refresh after"
+    p.reset_read()
+    p.read(stored(-10, Cache_Control="max-age=1"))
+    assert decision(p) == "refetch"
+    p = plan(stale_window=30)  # the settings' own window stays
+    p.read(stored(-10, Cache_Control="max-age=1, must-revalidate"))
+    p.reset_read()
+    p.read(stored(-10))
+    assert decision(p) == "serve stale, refresh after"
+
+
 @pytest.mark.parametrize("directive", ["must-revalidate", "proxy-revalidate", "s-maxage=1"])
 def test_a_response_that_forbids_stale_is_never_served_stale(directive: str) -> None:
     entry = stored(-10, Cache_Control=f"{directive}, stale-while-revalidate=60")
