@@ -163,13 +163,18 @@ class SuiteTest:
     depends_on: tuple[str, ...] = ()
     # For CDNs (the git source's CDN-Cache-Control group): not run against browsers.
     cdn_only: bool = False
+    # A test of a shared cache only: as a results document records it, or (None) derived
+    # from the suite's marks when the test is read from the suite.
+    shared: bool | None = None
 
-    @property
-    def shared(self) -> bool:
-        """A test of a shared cache only: the suite marks them ``browser_skip`` and names the
-        cache a shared (or surrogate, i.e. CDN) one, or marks them ``cdn_only``;
-        ``browser_skip`` alone also covers tests that browsers cannot run (conditional
-        requests, manual redirects)."""
+    def __post_init__(self) -> None:
+        if self.shared is None:
+            object.__setattr__(self, "shared", self._marked_shared())
+
+    def _marked_shared(self) -> bool:
+        """The suite marks shared-cache tests ``browser_skip`` and names the cache a shared
+        (or surrogate, i.e. CDN) one, or marks them ``cdn_only``; ``browser_skip`` alone also
+        covers tests that browsers cannot run (conditional requests, manual redirects)."""
         return self.cdn_only or (
             self.browser_skip
             and (
@@ -194,6 +199,25 @@ def parse_export(groups: Iterable[Mapping[str, Any]]) -> list[SuiteTest]:
         )
         for group in groups
         for test in group["tests"]
+    ]
+
+
+def recorded_tests(document: Mapping[str, Any]) -> list[SuiteTest]:
+    """The suite's tests as a results document (``conformance.json``) records them: what the
+    tables need, for drawing them again from the document (the documentation site does)."""
+    return [
+        SuiteTest(
+            id=test_id,
+            name=test["name"],
+            group=test["group"],
+            group_name=test["group"],
+            kind=test["kind"],
+            browser_only=test["browser_only"],
+            depends_on=tuple(test["depends_on"]),
+            cdn_only=test["cdn_only"],
+            shared=test["shared"],
+        )
+        for test_id, test in document["tests"].items()
     ]
 
 
@@ -891,17 +915,15 @@ def comparison_rows(
     tests: list[SuiteTest],
     by_cache: Mapping[str, Mapping[str, str]],
     labels: Mapping[str, str],
-    published: Sequence[Published],
+    published: Sequence[tuple[str, str, Mapping[str, str]]],
 ) -> list[list[str]]:
-    """The caches run here and the suite's published shared caches, on the same required and
-    optimal tests; a test that a published run did not have counts as not passed."""
+    """The caches run here and the suite's published shared caches (label, type, outcomes),
+    on the same required and optimal tests; a test that a published run did not have counts
+    as not passed."""
     rows: list[tuple[str, str, Mapping[str, str]]] = [
         (labels[cache_id], "run here", results) for cache_id, results in by_cache.items()
     ]
-    rows += [
-        (f"{cache.name} {cache.version}", cache.type, outcomes(tests, cache.results))
-        for cache in published
-    ]
+    rows += published
     answer = []
     for label, kind, results in rows:
         headline = tally(tests, results, scored)
@@ -1041,7 +1063,18 @@ def published_section(
         "on this run's required and optimal tests. A test that their run did not have counts as "
         "not passed.",
         "",
-        markdown_table(PUBLISHED_HEADER, comparison_rows(tests, by_cache, labels, published)),
+        markdown_table(
+            PUBLISHED_HEADER,
+            comparison_rows(
+                tests,
+                by_cache,
+                labels,
+                [
+                    (f"{cache.name} {cache.version}", cache.type, outcomes(tests, cache.results))
+                    for cache in published
+                ],
+            ),
+        ),
         "",
     ]
 

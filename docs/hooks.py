@@ -343,152 +343,67 @@ def chart(uri: str, title: str) -> Callable[[int], str]:
 
 CONFORMANCE = "conformance.json"
 CONFORMANCE_GIT = "conformance-git.json"
-Test = Mapping[str, Any]
 
 
-def _tally(tests: Mapping[str, Test], outcomes: Mapping[str, str], keep: Any) -> Any:
-    """The outcomes of the tests ``keep`` selects, counted as the benchmark counts them."""
-    count = bench("conformance").Tally()
-    for test_id, test in tests.items():
-        if keep(test):
-            count.add(outcomes.get(test_id, "not run"))
-    return count
-
-
-def _runnable(test: Test) -> bool:
-    """Run by the suite's command-line client (it skips tests of browser caches only)."""
-    return not test.get("browser_only")
-
-
-def _scored(test: Test) -> bool:
-    return _runnable(test) and test.get("kind") in ("required", "optimal")
-
-
-def suite_line(results: Mapping[str, Any]) -> str:
-    machine = results.get("machine") or {}
-    name = machine.get("suite", "the suite")
-    version = machine.get("suite_version", "?")
-    if machine.get("suite_source", "npm") == "npm":
-        return f"Suite: {name} {version}, the npm release."
-    return (
-        f"Suite: {name} from its git source, commit {machine.get('suite_commit') or 'unknown'} "
-        f"(its package.json still says {version})."
+def _conformance(relative: str) -> tuple[Any, dict[str, Any], Any]:
+    """The benchmark's conformance module, the results document at ``relative``, and the
+    arguments its tables take: the tests, each cache's outcomes, each cache's label."""
+    conformance = bench("conformance")
+    results = load(relative)
+    caches = results["caches"]
+    tables = (
+        conformance.recorded_tests(results),
+        {cache_id: cache["outcomes"] for cache_id, cache in caches.items()},
+        {cache_id: cache["label"] for cache_id, cache in caches.items()},
     )
+    return conformance, results, tables
 
 
 def conformance_summary(_depth: int, relative: str = CONFORMANCE) -> str:
-    results = load(relative)
-    tests: Mapping[str, Test] = results["tests"]
-    rows = []
-    for cache in results["caches"].values():
-        outcomes = cache["outcomes"]
-
-        def count(keep: Any, outcomes: Mapping[str, str] = outcomes) -> str:
-            tally = _tally(tests, outcomes, keep)
-            return f"{tally.passed} of {tally.total}"
-
-        headline = _tally(tests, outcomes, _scored)
-        rows.append(
-            [
-                cache["label"],
-                f"**{headline.passed}** of {headline.total}",
-                count(lambda t: _runnable(t) and t.get("kind") == "required"),
-                count(lambda t: _runnable(t) and t.get("kind") == "optimal"),
-                count(lambda t: _runnable(t) and t.get("kind") == "check"),
-                count(lambda t: _scored(t) and t.get("shared")),
-            ]
-        )
-    run = sum(1 for t in tests.values() if _runnable(t))
-    scored = sum(1 for t in tests.values() if _scored(t))
-    shared = sum(1 for t in tests.values() if _scored(t) and t.get("shared"))
+    conformance, results, (tests, by_cache, labels) = _conformance(relative)
+    run = sum(1 for test in tests if conformance.runnable(test))
+    scored = sum(1 for test in tests if conformance.scored(test))
+    shared = sum(1 for test in tests if conformance.scored(test) and test.shared)
     facts = (
-        f"{suite_line(results)} It holds {len(tests)} tests; its command-line client runs "
-        f"{run}, of which {scored} are required or optimal ({shared} of those for shared caches "
-        "only)."
+        f"Suite: {conformance.suite_line(results['machine'])}. It holds {len(tests)} tests; its "
+        f"command-line client runs {run}, of which {scored} are required or optimal ({shared} "
+        "of those for shared caches only)."
     )
-    header = [
-        "cache",
-        "required + optimal passing",
-        "required",
-        "optimal",
-        "checks answered yes",
-        "of which shared-cache tests (required + optimal)",
-    ]
     return block(
         run_line(relative, results, "make conformance"),
         facts,
-        markdown_table(header, rows),
+        conformance.summary_table(tests, by_cache, labels),
     )
 
 
 def conformance_kinds(_depth: int, relative: str = CONFORMANCE) -> str:
-    results = load(relative)
-    tests: Mapping[str, Test] = results["tests"]
-    caches = list(results["caches"].values())
-    rows = []
-    for shared, section in ((False, "any cache"), (True, "shared caches only")):
-        for kind in bench("conformance").KINDS:
-
-            def keep(test: Test, kind: str = kind, shared: bool = shared) -> bool:
-                return (
-                    _runnable(test)
-                    and test.get("kind") == kind
-                    and bool(test.get("shared")) == shared
-                )
-
-            total = sum(1 for test in tests.values() if keep(test))
-            if total:
-                cells = []
-                for cache in caches:
-                    tally = _tally(tests, cache["outcomes"], keep)
-                    cells.append(f"{tally.passed} / {tally.failed} / {tally.other}")
-                rows.append([section, kind, str(total), *cells])
-    private = sum(1 for test in tests.values() if test.get("browser_only"))
-    if private:
-        rows.append(["private (browser) caches only", "not run", str(private)] + [""] * len(caches))
-    header = ["tests of", "kind", "tests", *(cache["label"] for cache in caches)]
+    conformance, results, (tests, by_cache, labels) = _conformance(relative)
     return block(
         run_line(relative, results, "make conformance"),
         "passed / failed / other (other: a failed setup, a retried request, a harness error, "
         "a dependency that did not pass, or not run).",
-        markdown_table(header, rows),
+        conformance.kind_table(tests, by_cache, labels),
     )
 
 
 def conformance_published(_depth: int, relative: str = CONFORMANCE) -> str:
-    results = load(relative)
-    tests: Mapping[str, Test] = results["tests"]
+    conformance, results, (tests, by_cache, labels) = _conformance(relative)
     published = results.get("published") or {}
     if not published:
         raise ResultsError(f"bench/results/{relative} has no published results")
-    entries = [
-        (cache["label"], "run here", cache["outcomes"]) for cache in results["caches"].values()
-    ]
-    entries += [
+    others = [
         (f"{name} {cache.get('version', '')}".strip(), cache.get("type", ""), cache["outcomes"])
         for name, cache in published.items()
     ]
-    rows = []
-    for label, kind, outcomes in entries:
-        headline = _tally(tests, outcomes, _scored)
-        required = _tally(tests, outcomes, lambda t: _scored(t) and t.get("kind") == "required")
-        optimal = _tally(tests, outcomes, lambda t: _scored(t) and t.get("kind") == "optimal")
-        rows.append(
-            [
-                label,
-                kind,
-                f"**{headline.passed}** of {headline.total}",
-                f"{required.passed} of {required.total}",
-                f"{optimal.passed} of {optimal.total}",
-            ]
-        )
-    header = ["cache", "kind", "required + optimal passing", "required", "optimal"]
     return block(
         run_line(relative, results, "make conformance"),
         "The suite's own published results for other shared caches (run by its authors with "
         "the suite of their day), on this run's required and optimal tests; a test their run "
         "did not have counts as not passed.",
-        markdown_table(header, rows),
+        markdown_table(
+            conformance.PUBLISHED_HEADER,
+            conformance.comparison_rows(tests, by_cache, labels, others),
+        ),
     )
 
 
